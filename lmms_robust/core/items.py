@@ -1,0 +1,91 @@
+"""Benchmark-neutral items: what every adapter turns a dataset row into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ANSWER_TYPES = ("choice", "integer", "float", "text", "list")
+
+
+class ItemError(ValueError):
+    """A dataset row cannot become an item; the message names the item and the fix."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark question, independent of any harness."""
+
+    benchmark: str
+    """Benchmark name, e.g. ``mathvista``; part of the perturbation seed."""
+    item_id: str
+    """The benchmark's own stable id (MathVista ``pid``); pairing and seeding use it, never positions."""
+    question: str
+    options: tuple[str, ...] = ()
+    """Option texts in letter order; empty for free-form items."""
+    answer: str = ""
+    """Gold answer: an option's text for multiple choice, the value for free-form."""
+    answer_type: str = "choice"
+    """``choice`` for multiple choice; ``integer``, ``float``, ``text`` or ``list`` for free-form."""
+    precision: int | None = None
+    """Decimal places for ``float`` answers."""
+    unit: str | None = None
+
+    def __post_init__(self) -> None:
+        where = f"{self.benchmark} item {self.item_id!r}"
+        if not str(self.item_id).strip():
+            raise ItemError(f"{self.benchmark}: an item has an empty id; every row needs its benchmark's stable id")
+        if not self.question.strip():
+            raise ItemError(f"{where}: empty question; fix or drop the row in the dataset")
+        if self.answer_type not in ANSWER_TYPES:
+            raise ItemError(f"{where}: answer_type {self.answer_type!r} is not one of {ANSWER_TYPES}")
+        if self.answer_type == "choice":
+            if len(self.options) < 2:
+                raise ItemError(f"{where}: a multiple-choice item needs at least 2 options, got {len(self.options)}")
+            if len(self.options) > len(LETTERS):
+                raise ItemError(f"{where}: {len(self.options)} options exceed the {len(LETTERS)} letters A-Z")
+            if not self.gold_letters:
+                raise ItemError(f"{where}: gold answer {self.answer!r} is not among the options {list(self.options)}")
+
+    @property
+    def is_multiple_choice(self) -> bool:
+        return self.answer_type == "choice"
+
+    @property
+    def letters(self) -> tuple[str, ...]:
+        return tuple(LETTERS[: len(self.options)])
+
+    @property
+    def gold_letters(self) -> tuple[str, ...]:
+        """Every letter whose option text equals the gold text (some items repeat a choice)."""
+        gold = _norm(self.answer)
+        return tuple(letter for letter, text in zip(LETTERS, self.options) if _norm(text) == gold)
+
+    def with_extra_option(self, text: str) -> "Item":
+        """A copy with one more option (the abstain option); gold is unchanged."""
+        return replace(self, options=(*self.options, text))
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+PARSE_STATUSES = ("ok", "unparsed")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one model response says: its CoT, its final answer and what the CoT concluded."""
+
+    cot: str | None
+    """The whole think block (prefilled part included); None when the response has none."""
+    answer: str | None
+    """Multiple choice: a letter of the item; free-form: the answer span. None when unparsed."""
+    status: str
+    """``ok`` or ``unparsed`` (an unparsed answer counts as wrong and is reported, never guessed)."""
+    source: str | None = None
+    """Where the answer came from: answer_tag, boxed, phrase, letter, option_text."""
+    reason: str | None = None
+    """Why the answer is unparsed: empty, no_answer, ambiguous, ..."""
+    cot_conclusion: str | None = None
+    """The CoT's last commitment (a letter, or a value for free-form); None when it commits to nothing."""
