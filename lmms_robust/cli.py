@@ -1,0 +1,100 @@
+"""``lmms-robust``: the offline demo, local-data task copies, and where our tasks live."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def lmms_eval_command(model: str, model_args: str, tasks: str, output_path: Path, include_path: Path | None = None,
+                      extra: list[str] | None = None) -> list[str]:
+    command = [sys.executable, "-m", "lmms_eval", "--model", model, "--model_args", model_args, "--tasks", tasks,
+               "--output_path", str(output_path), "--log_samples", "--batch_size", "1"]
+    if include_path is not None:
+        command += ["--include_path", str(include_path)]
+    return command + (extra or [])
+
+
+def run_demo(args) -> int:
+    from lmms_robust.localize import localize
+    from lmms_robust.results import format_table, load_results
+    from lmms_robust.testing.sample import write_sample
+    from lmms_robust.testing.tiny_qwen import build_tiny_qwen25vl
+
+    work = Path(args.workdir).resolve()
+    model_dir, data_dir, tasks, output = work / "tiny-qwen25vl", work / "sample", work / "tasks", work / "results"
+    if not (model_dir / "config.json").exists():
+        print(f"building a tiny random-weight Qwen2.5-VL in {model_dir}", flush=True)
+        build_tiny_qwen25vl(model_dir)
+    if not (data_dir / "dataset_dict.json").exists():
+        write_sample(data_dir)
+    localize("mathvista", data_dir, tasks)
+    command = lmms_eval_command(
+        "qwen2_5_vl_robust",
+        f"pretrained={model_dir},device=cpu,device_map=cpu,max_new_tokens={args.max_new_tokens}",
+        args.tasks, output, include_path=tasks)
+    print("running:", " ".join(command), flush=True)
+    env = {**os.environ, **OFFLINE_ENV}
+    completed = subprocess.run(command, env=env)
+    try:
+        results = load_results(output)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return completed.returncode or 1
+    print()
+    print(format_table(results))
+    print(f"\nresults and per-item samples: {output}")
+    return 0
+
+
+def run_localize(args) -> int:
+    from lmms_robust.localize import localize
+
+    out = localize(args.benchmark, args.data, args.out, split=args.split)
+    print(f"wrote {out / args.benchmark}\nrun with: lmms-eval --include_path {out} --tasks {args.benchmark}_robust ...")
+    return 0
+
+
+def run_tasks(args) -> int:
+    from lmms_robust.resources import tasks_dir
+
+    if args.dir:
+        print(tasks_dir())
+        return 0
+    for path in sorted(tasks_dir().rglob("*.yaml")):
+        print(path.stem)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lmms-robust", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="offline end-to-end run: tiny local Qwen2.5-VL on the bundled MathVista-schema sample")
+    demo.add_argument("--workdir", default="lmms_robust_demo", help="where the model, data, tasks and results go")
+    demo.add_argument("--tasks", default="mathvista_robust", help="comma-separated tasks or groups")
+    demo.add_argument("--max-new-tokens", type=int, default=24)
+    demo.set_defaults(func=run_demo)
+
+    loc = sub.add_parser("localize", help="copy our tasks so they read a local copy of a benchmark")
+    loc.add_argument("--benchmark", default="mathvista")
+    loc.add_argument("--data", required=True, help="a save_to_disk directory, or parquet file(s), in the benchmark's schema")
+    loc.add_argument("--out", required=True, help="directory to pass to lmms-eval --include_path")
+    loc.add_argument("--split", default=None, help="split name in the local copy (default: the task's split)")
+    loc.set_defaults(func=run_localize)
+
+    tasks = sub.add_parser("tasks", help="list our task and group names")
+    tasks.add_argument("--dir", action="store_true", help="print the task directory (for --include_path) instead")
+    tasks.set_defaults(func=run_tasks)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""A chat backend base that continues a prefilled assistant turn exactly.
+
+lmms-eval's chat backends render every conversation with ``add_generation_prompt=True``, so a trailing assistant
+message becomes a closed turn followed by a fresh one. Here a trailing assistant message is continued instead
+(``continue_final_message=True``): the model's first new token follows the prefix directly.
+
+A subclass supplies three things: how to load the checkpoint, which config ``model_type`` it accepts, and how to
+turn rendered texts plus HF-style messages into model inputs. Everything else (request order, batching, stop
+strings, data parallelism, progress, cache hooks) lives here.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import torch
+from accelerate import Accelerator
+from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
+from lmms_eval.api.model import lmms
+from lmms_eval.protocol import ChatMessages
+from tqdm import tqdm
+
+
+class WrongArchitecture(ValueError):
+    pass
+
+
+class PrefillChatModel(lmms):
+    is_simple = False
+    accepted_model_types: tuple[str, ...] = ()
+    backend_name = "prefill_chat"
+
+    def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto", batch_size: int | str = 1,
+                 system_prompt: str | None = "You are a helpful assistant.", attn_implementation: str | None = None,
+                 max_new_tokens: int = 1024, **kwargs) -> None:
+        super().__init__()
+        self._check_architecture(pretrained)
+        self.accelerator = Accelerator()
+        self._rank = self.accelerator.process_index
+        self._world_size = self.accelerator.num_processes
+        if self._world_size > 1 or device_map in (None, "", "none"):
+            # data parallel: one full replica per process, on its own GPU when there are GPUs
+            use_cuda = torch.cuda.is_available() and str(device).startswith("cuda")
+            self._device = torch.device(f"cuda:{self.accelerator.local_process_index}" if use_cuda else "cpu")
+            self.device_map = str(self._device)
+        else:
+            self._device = torch.device(device)
+            self.device_map = device_map
+        self.batch_size_per_gpu = int(batch_size)
+        self.system_prompt = system_prompt
+        self.default_max_new_tokens = int(max_new_tokens)
+        self.load(pretrained, attn_implementation=attn_implementation, **kwargs)
+        self.model.eval()
+
+    # --- what a subclass provides -------------------------------------------------------------------------
+    def load(self, pretrained: str, attn_implementation: str | None = None, **kwargs) -> None:
+        """Set ``self._model``, ``self.processor`` and ``self._tokenizer``."""
+        raise NotImplementedError
+
+    def prepare_inputs(self, texts: list[str], hf_messages: list[list[dict]]):
+        """Processor outputs (a BatchFeature with input_ids) for rendered texts and their messages."""
+        raise NotImplementedError
+
+    # --- shared machinery ---------------------------------------------------------------------------------
+    def _check_architecture(self, pretrained: str) -> None:
+        from transformers import AutoConfig
+
+        model_type = getattr(AutoConfig.from_pretrained(pretrained), "model_type", None)
+        if model_type not in self.accepted_model_types:
+            raise WrongArchitecture(
+                f"{pretrained} is a {model_type!r} checkpoint; the {self.backend_name} backend loads "
+                f"{', '.join(self.accepted_model_types)} checkpoints. Pick the backend for this architecture."
+            )
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def tokenizer(self):
+        return self._tokenizer
+
+    @property
+    def eot_token_id(self):
+        return self._tokenizer.eos_token_id
+
+    @property
+    def batch_size(self):
+        return self.batch_size_per_gpu
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def rank(self):
+        return self._rank
+
+    @property
+    def world_size(self):
+        return self._world_size
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError(f"{self.backend_name} has no loglikelihood; our tasks only generate")
+
+    def generate_until_multi_round(self, requests):
+        raise NotImplementedError(f"{self.backend_name} does not do multi-round generation")
+
+    def render(self, hf_messages: list[dict]) -> str:
+        """Chat-template text; a trailing assistant message is continued, not closed."""
+        if self.system_prompt and hf_messages[0]["role"] != "system":
+            hf_messages = [{"role": "system", "content": [{"type": "text", "text": self.system_prompt}]}, *hf_messages]
+        if hf_messages[-1]["role"] == "assistant":
+            return self.processor.apply_chat_template(hf_messages, tokenize=False, add_generation_prompt=False,
+                                                      continue_final_message=True)
+        return self.processor.apply_chat_template(hf_messages, tokenize=False, add_generation_prompt=True)
+
+    def generate_until(self, requests: List[Instance]) -> List[GenerationResult]:
+        order = sorted(range(len(requests)), key=lambda i: (requests[i].args[4], requests[i].args[3]))
+        results: list[GenerationResult | None] = [None] * len(requests)
+        progress = tqdm(total=len(requests), disable=self.rank != 0, desc=f"{self.backend_name} responding")
+        for start in range(0, len(order), self.batch_size):
+            # one batch holds only identical generation settings
+            for group in _group_by_gen_kwargs(requests, order[start:start + self.batch_size]):
+                for index, result in zip(group, self._generate_batch([requests[i] for i in group])):
+                    results[index] = result
+                progress.update(len(group))
+        progress.close()
+        return results
+
+    def _generate_batch(self, batch: list[Instance]) -> list[GenerationResult]:
+        hf_messages, texts = [], []
+        for request in batch:
+            _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
+            messages = ChatMessages(messages=doc_to_messages(self.task_dict[task][split][doc_id])).to_hf_messages()
+            hf_messages.append(messages)
+            texts.append(self.render(messages))
+        gen_kwargs = dict(batch[0].args[2] or {})
+        until = gen_kwargs.pop("until", None) or []
+        until = [until] if isinstance(until, str) else list(until)
+        max_new_tokens = int(gen_kwargs.pop("max_new_tokens", self.default_max_new_tokens))
+        temperature = float(gen_kwargs.pop("temperature", 0) or 0)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": gen_kwargs.get("top_p")} if temperature > 0 else {"do_sample": False}
+        inputs = self.prepare_inputs(texts, hf_messages).to(self.device)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.tokenizer.eos_token_id,
+                                      pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling)
+        prompt_len = inputs["input_ids"].shape[1]
+        results = []
+        for request, text, sequence in zip(batch, texts, out):
+            new_ids = sequence[prompt_len:]
+            answer = self.tokenizer.decode(new_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            answer = _cut_at_stop(answer, until)
+            self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
+            n_tokens = int((new_ids != self.tokenizer.pad_token_id).sum())
+            results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
+        return results
+
+
+def _group_by_gen_kwargs(requests: list[Instance], indices: list[int]) -> list[list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i in indices:
+        groups.setdefault(repr(sorted((requests[i].args[2] or {}).items())), []).append(i)
+    return list(groups.values())
+
+
+def _cut_at_stop(text: str, until: list[str]) -> str:
+    cut = min((text.find(s) for s in until if s and s in text), default=-1)
+    return text if cut < 0 else text[:cut]
