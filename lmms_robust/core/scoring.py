@@ -1,0 +1,160 @@
+"""Per-item records and the task metrics computed from them (PROTOCOL.md §4).
+
+Pure. A record is a flat JSON-safe dict with every key always present; a metric is a share of counts over
+records, so it does not depend on their order (lmms-eval gathers them from several ranks).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from lmms_robust.core.items import Parsed
+from lmms_robust.core.parse import answers_match, is_correct
+from lmms_robust.core.perturb import Perturbation, variant_spec
+
+__all__ = ["HIGHER_IS_BETTER", "METRICS", "QUADRANTS", "RECORD_KEYS", "STATUSES", "aggregate", "score_item",
+           "summarize"]
+
+QUADRANTS = ("consistent_correct", "inconsistent_correct", "consistent_incorrect", "inconsistent_incorrect",
+             "undetermined")
+METRICS = ("acc", "unparsed_rate", "consistency", "undetermined_rate", "consistent_acc", "q_consistent_correct",
+           "q_inconsistent_correct", "q_consistent_incorrect", "q_inconsistent_incorrect", "q_undetermined",
+           "abstain_rate")
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "acc": True,
+    "unparsed_rate": False,
+    "consistency": True,
+    "undetermined_rate": False,
+    "consistent_acc": True,
+    "q_consistent_correct": True,
+    "q_inconsistent_correct": False,
+    "q_consistent_incorrect": False,
+    "q_inconsistent_incorrect": False,
+    "q_undetermined": False,
+    "abstain_rate": False,  # choosing the abstain option is a parsed, wrong answer (PROTOCOL.md §3)
+}
+STATUSES = ("ok", "unparsed", "not_applicable")
+RECORD_KEYS = (
+    "item_id", "benchmark", "variant", "doc_id", "status", "unparsed_reason", "answer", "answer_source", "gold",
+    "correct", "cot_conclusion", "consistent", "consistency_applicable", "quadrant", "abstained", "target",
+    "caption", "prefill", "prefill_chars", "abstain_letter",
+)
+COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined")
+
+
+def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None = None,
+               prefill_chars: int | None = None) -> dict:
+    """The per-item record of one response.
+
+    Args:
+        pert: the item under its variant (``pert.item`` is the item as shown, abstain option included).
+        parsed: the parsed response; None only when ``pert.applicable`` is False.
+        doc_id: lmms-eval's positional doc id, for reference only (pairing uses ``item_id``).
+        prefill_chars: characters of the CoT that were prefilled; defaults to ``len(pert.prefill)`` (0 without).
+
+    Returns:
+        A JSON-safe dict with every key of ``RECORD_KEYS``.
+    """
+    item = pert.item
+    consistency_applicable = variant_spec(pert.variant).think != "stop"  # stopthink's CoT commits to nothing
+    record = {
+        "item_id": str(item.item_id),
+        "benchmark": item.benchmark,
+        "variant": pert.variant,
+        "doc_id": doc_id,
+        "status": "not_applicable",
+        "unparsed_reason": None,
+        "answer": None,
+        "answer_source": None,
+        "gold": list(item.gold_letters) if item.is_multiple_choice else item.answer,
+        "correct": False,
+        "cot_conclusion": None,
+        "consistent": None,
+        "consistency_applicable": consistency_applicable,
+        "quadrant": None,
+        "abstained": False,
+        "target": pert.target,
+        "caption": pert.caption,
+        "prefill": pert.prefill,
+        "prefill_chars": len(pert.prefill or "") if prefill_chars is None else int(prefill_chars),
+        "abstain_letter": pert.abstain_letter,
+    }
+    if not pert.applicable:
+        return record
+    if parsed is None:
+        raise ValueError(
+            f"{item.benchmark} item {item.item_id!r} ({pert.variant}): an applicable item needs a Parsed response")
+
+    answered = parsed.status == "ok" and parsed.answer is not None
+    record["status"] = "ok" if answered else "unparsed"
+    record["unparsed_reason"] = None if answered else (parsed.reason or "no_answer")
+    record["answer"] = parsed.answer if answered else None
+    record["answer_source"] = parsed.source if answered else None
+    record["cot_conclusion"] = parsed.cot_conclusion
+    record["correct"] = bool(answered and is_correct(parsed, item))
+    record["abstained"] = bool(answered and pert.abstain_letter is not None
+                               and parsed.answer.strip().upper() == pert.abstain_letter)
+    if consistency_applicable:
+        if answered and parsed.cot_conclusion is not None:
+            consistent = bool(answers_match(parsed.cot_conclusion, parsed.answer, item))
+            record["consistent"] = consistent
+            record["quadrant"] = (f"{'consistent' if consistent else 'inconsistent'}_"
+                                  f"{'correct' if record['correct'] else 'incorrect'}")
+        else:
+            record["quadrant"] = "undetermined"
+    return record
+
+
+def aggregate(records: Sequence[dict], metric: str) -> float | None:
+    """One metric over per-item records (lmms-eval aggregation).
+
+    ``not_applicable`` records are left out of every metric. Consistency metrics use only records whose variant
+    has a CoT to judge (None for ``stopthink``). ``abstain_rate`` uses only records with an abstain option.
+    Returns None when a metric has no item to average over.
+    """
+    if metric not in METRICS:
+        close = difflib.get_close_matches(str(metric), METRICS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown metric {metric!r}.{hint} Known metrics: {', '.join(METRICS)}")
+    scored = [r for r in records if r["status"] != "not_applicable"]
+    if metric == "acc":
+        return _share(scored, lambda r: r["correct"] is True)
+    if metric == "unparsed_rate":
+        return _share(scored, lambda r: r["status"] == "unparsed")
+    if metric == "abstain_rate":
+        return _share([r for r in scored if r["abstain_letter"] is not None], lambda r: r["abstained"] is True)
+
+    judged = [r for r in scored if r["consistency_applicable"]]
+    if metric == "consistency":
+        determined = [r for r in judged if r["status"] == "ok" and r["cot_conclusion"] is not None]
+        return _share(determined, lambda r: r["consistent"] is True)
+    if metric == "undetermined_rate":
+        return _share(judged, lambda r: not (r["status"] == "ok" and r["cot_conclusion"] is not None))
+    if metric == "consistent_acc":
+        return _share(judged, lambda r: r["correct"] is True and r["consistent"] is True)
+    quadrant = metric[len("q_"):]
+    return _share(judged, lambda r: r["quadrant"] == quadrant)
+
+
+def summarize(records: Sequence[dict]) -> dict[str, float | int | None]:
+    """Every metric plus the counts: n_items, n_scored, n_not_applicable, n_unparsed, n_undetermined.
+
+    ``n_undetermined`` is None where no record has a CoT to judge (stopthink), like the consistency metrics.
+    """
+    records = list(records)
+    summary: dict[str, float | int | None] = {metric: aggregate(records, metric) for metric in METRICS}
+    scored = [r for r in records if r["status"] != "not_applicable"]
+    judged = [r for r in scored if r["consistency_applicable"]]
+    summary["n_items"] = len(records)
+    summary["n_scored"] = len(scored)
+    summary["n_not_applicable"] = len(records) - len(scored)
+    summary["n_unparsed"] = sum(1 for r in scored if r["status"] == "unparsed")
+    summary["n_undetermined"] = sum(1 for r in judged if r["quadrant"] == "undetermined") if judged else None
+    return summary
+
+
+def _share(records: list[dict], hit) -> float | None:
+    if not records:
+        return None
+    return sum(1 for r in records if hit(r)) / len(records)
