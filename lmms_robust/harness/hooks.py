@@ -78,7 +78,6 @@ def process_results(doc: dict, results: list) -> dict:
     full_turn = (pert.prefill or "") + response
     parsed = parse_response(full_turn, pert.item) if pert.applicable else None
     record = score_item(pert, parsed, prefill_chars=len(pert.prefill or ""))
-    record["response"] = response
     return {metric: record for metric in METRICS}
 
 

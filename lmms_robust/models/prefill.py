@@ -32,7 +32,7 @@ class PrefillChatModel(lmms):
 
     def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto", batch_size: int | str = 1,
                  system_prompt: str | None = "You are a helpful assistant.", attn_implementation: str | None = None,
-                 max_new_tokens: int = 1024, **kwargs) -> None:
+                 max_new_tokens: int | None = None, **kwargs) -> None:
         super().__init__()
         self._check_architecture(pretrained)
         self.accelerator = Accelerator()
@@ -48,7 +48,8 @@ class PrefillChatModel(lmms):
             self.device_map = device_map
         self.batch_size_per_gpu = int(batch_size)
         self.system_prompt = system_prompt
-        self.default_max_new_tokens = int(max_new_tokens)
+        # a cap over the task's max_new_tokens (quick smoke runs); --gen_kwargs max_new_tokens=N also works
+        self.max_new_tokens_cap = int(max_new_tokens) if max_new_tokens else None
         self.load(pretrained, attn_implementation=attn_implementation, **kwargs)
         self.model.eval()
 
@@ -69,7 +70,8 @@ class PrefillChatModel(lmms):
         if model_type not in self.accepted_model_types:
             raise WrongArchitecture(
                 f"{pretrained} is a {model_type!r} checkpoint; the {self.backend_name} backend loads "
-                f"{', '.join(self.accepted_model_types)} checkpoints. Pick the backend for this architecture."
+                f"{', '.join(self.accepted_model_types)} checkpoints only. Use a backend for {model_type!r} checkpoints, or add one "
+                f"by subclassing lmms_robust.models.prefill.PrefillChatModel."
             )
 
     @property
@@ -138,7 +140,9 @@ class PrefillChatModel(lmms):
         gen_kwargs = dict(batch[0].args[2] or {})
         until = gen_kwargs.pop("until", None) or []
         until = [until] if isinstance(until, str) else list(until)
-        max_new_tokens = int(gen_kwargs.pop("max_new_tokens", self.default_max_new_tokens))
+        max_new_tokens = int(gen_kwargs.pop("max_new_tokens", 1024))
+        if self.max_new_tokens_cap:
+            max_new_tokens = min(max_new_tokens, self.max_new_tokens_cap)
         temperature = float(gen_kwargs.pop("temperature", 0) or 0)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": gen_kwargs.get("top_p")} if temperature > 0 else {"do_sample": False}
         inputs = self.prepare_inputs(texts, hf_messages).to(self.device)

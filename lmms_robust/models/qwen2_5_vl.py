@@ -12,12 +12,12 @@ class Qwen2_5_VLRobust(PrefillChatModel):
     backend_name = "qwen2_5_vl_robust"
 
     def load(self, pretrained: str, attn_implementation: str | None = None, min_pixels: int = 256 * 28 * 28,
-             max_pixels: int = 1605632, use_cache: bool = True, **unused) -> None:
+             max_pixels: int = 1605632, use_cache: bool = True, dtype: str = "bfloat16", **unused) -> None:
         if unused:
             raise TypeError(f"qwen2_5_vl_robust: unknown model_args {sorted(unused)}")
         from transformers import AutoProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
-        model_kwargs = {"torch_dtype": "bfloat16", "device_map": self.device_map}
+        model_kwargs = {"dtype": dtype, "device_map": self.device_map}
         if attn_implementation:
             model_kwargs["attn_implementation"] = attn_implementation
         self._model = Qwen2_5_VLForConditionalGeneration.from_pretrained(pretrained, **model_kwargs)

@@ -1,0 +1,58 @@
+"""The prefill backend itself: exact continuation of an assistant prefix, stop strings, architecture check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from lmms_robust.models.prefill import WrongArchitecture, _cut_at_stop
+from lmms_robust.models.qwen2_5_vl import Qwen2_5_VLRobust
+from lmms_robust.testing.sample import draw_image
+
+PREFIX = "<think>The bar is green, so the answer is (B)."
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model):
+    return Qwen2_5_VLRobust(pretrained=str(tiny_model), device="cpu", device_map="cpu", dtype="float32")
+
+
+def messages(prefill: str | None):
+    turn = [{"role": "user", "content": [{"type": "image", "image": draw_image(0)}, {"type": "text", "text": "Q? (A) x (B) y"}]}]
+    if prefill is not None:
+        turn.append({"role": "assistant", "content": [{"type": "text", "text": prefill}]})
+    return turn
+
+
+def test_prefill_is_continued_not_closed(backend):
+    text = backend.render(messages(PREFIX))
+    assert text.endswith("<|im_start|>assistant\n" + PREFIX)
+    assert text.count("<|im_start|>assistant") == 1
+
+
+def test_without_prefill_a_fresh_assistant_turn_opens(backend):
+    assert backend.render(messages(None)).endswith("<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_generation_starts_right_after_the_prefix(backend):
+    text = backend.render(messages(PREFIX))
+    inputs = backend.prepare_inputs([text], [messages(PREFIX)])
+    prefix_ids = backend.tokenizer(PREFIX, add_special_tokens=False)["input_ids"]
+    # the prompt's last tokens are the prefix's own tokens: nothing (no end-of-turn) comes after it
+    assert inputs["input_ids"][0, -len(prefix_ids):].tolist() == prefix_ids
+    with torch.inference_mode():
+        out = backend.model.generate(**inputs, max_new_tokens=3, do_sample=False)
+    assert out.shape[1] == inputs["input_ids"].shape[1] + 3
+
+
+def test_stop_strings_cut_at_the_first_one():
+    assert _cut_at_stop("abc</answer>rest<x>", ["<x>", "</answer>"]) == "abc"
+    assert _cut_at_stop("abc", ["</answer>"]) == "abc"
+
+
+def test_wrong_architecture_is_refused_naming_the_fix(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"]}))
+    with pytest.raises(WrongArchitecture, match="qwen2_5_vl_robust backend loads qwen2_5_vl checkpoints only"):
+        Qwen2_5_VLRobust(pretrained=str(tmp_path), device="cpu", device_map="cpu")
