@@ -58,9 +58,15 @@ class RobustReplay(lmms):
             raise ReplayError(f"robust_replay: missing={missing!r}; use missing=error or missing=empty")
         accelerator = Accelerator()  # data parallel like a real backend: each rank replays its own shard
         self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
+        self.accelerator = accelerator
+        self._device = accelerator.device  # the evaluator gathers per-rank tensors on it
         self.responses = load_responses(path)
         self.path = path
         self.missing = missing
+
+    @property
+    def device(self):
+        return self._device
 
     def _lookup(self, task: str, doc_id: int, doc: dict) -> str:
         for key in (f"item_id={doc.get('lr_item_id')}", f"doc_id={doc_id}"):

@@ -53,13 +53,14 @@ class LmmsEvalRun:
 
 
 def run_lmms_eval(output: Path, model: str, model_args: str, tasks: str, include_path: Path | None,
-                  launcher: list[str] | None = None, env: dict | None = None, timeout: int = 600) -> LmmsEvalRun:
+                  launcher: list[str] | None = None, env: dict | None = None, timeout: int = 600,
+                  extra: list[str] | None = None, cwd: Path | None = None) -> LmmsEvalRun:
     """Run the real lmms-eval CLI in a subprocess (it exits 0 even when a task fails: check the files)."""
-    command = lmms_eval_command(model, model_args, tasks, output, include_path=include_path)
+    command = lmms_eval_command(model, model_args, tasks, output, include_path=include_path, extra=extra)
     if launcher:
         command = [sys.executable, *launcher, *command[1:]]
     full_env = {**os.environ, **OFFLINE_ENV, "TOKENIZERS_PARALLELISM": "false", **(env or {})}
-    completed = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)
+    completed = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd)
     return LmmsEvalRun(output, completed)
 
 
