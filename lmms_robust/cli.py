@@ -71,6 +71,15 @@ def run_tasks(args) -> int:
     return 0
 
 
+def run_report(args) -> int:
+    from lmms_robust.report import build_report
+
+    written = build_report([Path(p) for p in args.run_dirs], Path(args.out))
+    for path in written:
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lmms-robust", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     tasks = sub.add_parser("tasks", help="list our task and group names")
     tasks.add_argument("--dir", action="store_true", help="print the task directory (for --include_path) instead")
     tasks.set_defaults(func=run_tasks)
+
+    report = sub.add_parser("report", help="paired robustness report over lmms-eval output folders")
+    report.add_argument("run_dirs", nargs="+", help="lmms-eval --output_path folders (run with --log_samples)")
+    report.add_argument("-o", "--out", required=True, help="directory for the Markdown, CSV, JSON, PNG and HTML")
+    report.set_defaults(func=run_report)
 
     args = parser.parse_args(argv)
     return args.func(args)
