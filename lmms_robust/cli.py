@@ -36,7 +36,7 @@ def run_demo(args) -> int:
     localize("mathvista", data_dir, tasks)
     command = lmms_eval_command(
         "qwen2_5_vl_robust",
-        f"pretrained={model_dir},device=cpu,device_map=cpu,max_new_tokens={args.max_new_tokens}",
+        f"pretrained={model_dir},device=cpu,device_map=cpu,dtype=float32,max_new_tokens={args.max_new_tokens}",
         args.tasks, output, include_path=tasks)
     print("running:", " ".join(command), flush=True)
     env = {**os.environ, **OFFLINE_ENV}
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="offline end-to-end run: tiny local Qwen2.5-VL on the bundled MathVista-schema sample")
     demo.add_argument("--workdir", default="lmms_robust_demo", help="where the model, data, tasks and results go")
     demo.add_argument("--tasks", default="mathvista_robust", help="comma-separated tasks or groups")
-    demo.add_argument("--max-new-tokens", type=int, default=24)
+    demo.add_argument("--max-new-tokens", type=int, default=16)
     demo.set_defaults(func=run_demo)
 
     loc = sub.add_parser("localize", help="copy our tasks so they read a local copy of a benchmark")

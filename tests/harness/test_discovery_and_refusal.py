@@ -56,3 +56,13 @@ def test_missing_replay_response_is_an_error_naming_the_item(work, local_tasks, 
     run = lmms_eval_runner(work / "out_partial", "robust_replay", f"path={path}", "mathvista_base", local_tasks)
     assert "has no response for task 'mathvista_base' item_id 's2'" in run.log
     assert "missing=empty" in run.log
+
+
+def test_demo_command_prints_the_results_table(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "lmms_robust.cli", "demo", "--workdir", str(tmp_path),
+                          "--tasks", "mathvista_base,mathvista_wrongthink", "--max-new-tokens", "4"],
+                         capture_output=True, text=True, env={**os.environ, **OFFLINE_ENV}, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    table = run.stdout[run.stdout.index("task "):]
+    assert "mathvista_base " in table and "mathvista_wrongthink " in table
+    assert "consistent_acc" in table.splitlines()[0]
