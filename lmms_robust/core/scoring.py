@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Sequence
 
 from lmms_robust.core.items import Parsed
+from lmms_robust.core.letters import brier, expected_calibration_error, summarize_letters
 from lmms_robust.core.parse import answers_match, is_correct
 from lmms_robust.core.perturb import Perturbation, variant_spec
 
@@ -20,7 +21,8 @@ QUADRANTS = ("consistent_correct", "inconsistent_correct", "consistent_incorrect
              "undetermined")
 METRICS = ("acc", "unparsed_rate", "consistency", "undetermined_rate", "consistent_acc", "q_consistent_correct",
            "q_inconsistent_correct", "q_consistent_incorrect", "q_inconsistent_incorrect", "q_undetermined",
-           "abstain_rate")
+           "abstain_rate", "letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass", "ece", "brier")
+LETTER_METRICS = ("letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass")
 HIGHER_IS_BETTER: dict[str, bool] = {
     "acc": True,
     "unparsed_rate": False,
@@ -33,18 +35,25 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "q_inconsistent_incorrect": False,
     "q_undetermined": False,
     "abstain_rate": False,  # choosing the abstain option is a parsed, wrong answer (PROTOCOL.md §3)
+    "letter_entropy": False,
+    "letter_entropy_norm": False,
+    "p_correct": True,
+    "letter_mass": True,
+    "ece": False,
+    "brier": False,
 }
 STATUSES = ("ok", "unparsed", "not_applicable")
 RECORD_KEYS = (
     "item_id", "benchmark", "variant", "doc_id", "status", "unparsed_reason", "answer", "answer_source", "gold",
     "correct", "cot_conclusion", "consistent", "consistency_applicable", "quadrant", "abstained", "target",
-    "caption", "prefill", "prefill_chars", "abstain_letter",
+    "caption", "prefill", "prefill_chars", "abstain_letter", "letter_probs", "letter_mass", "letter_forced",
+    "letter_entropy", "letter_entropy_norm", "p_correct", "letter_predicted", "letter_brier",
 )
-COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined")
+COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined", "n_letter_items")
 
 
 def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None = None,
-               prefill_chars: int | None = None) -> dict:
+               prefill_chars: int | None = None, letters: dict | None = None) -> dict:
     """The per-item record of one response.
 
     Args:
@@ -52,6 +61,8 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         parsed: the parsed response; None only when ``pert.applicable`` is False.
         doc_id: lmms-eval's positional doc id, for reference only (pairing uses ``item_id``).
         prefill_chars: characters of the CoT that were prefilled; defaults to ``len(pert.prefill)`` (0 without).
+        letters: the backend's letter distribution at the answer position, ``{"raw": {letter: mass},
+            "forced": bool}``; multiple-choice items only (free-form items leave the letter fields None).
 
     Returns:
         A JSON-safe dict with every key of ``RECORD_KEYS``.
@@ -79,9 +90,18 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         "prefill": pert.prefill,
         "prefill_chars": len(pert.prefill or "") if prefill_chars is None else int(prefill_chars),
         "abstain_letter": pert.abstain_letter,
+        **dict.fromkeys(RECORD_KEYS[RECORD_KEYS.index("letter_probs"):]),
     }
     if not pert.applicable:
         return record
+    if letters is not None and item.is_multiple_choice:
+        summary = summarize_letters(letters.get("raw") or {}, item.letters, item.gold_letters)
+        record.update({key: summary[key] for key in ("letter_probs", "letter_mass", "letter_entropy",
+                                                      "letter_entropy_norm", "p_correct")})
+        record["letter_predicted"] = summary["predicted"]
+        record["letter_forced"] = bool(letters.get("forced"))
+        if summary["letter_probs"] is not None:
+            record["letter_brier"] = brier(summary["letter_probs"], item.gold_letters)
     if parsed is None:
         raise ValueError(
             f"{item.benchmark} item {item.item_id!r} ({pert.variant}): an applicable item needs a Parsed response")
@@ -125,6 +145,14 @@ def aggregate(records: Sequence[dict], metric: str) -> float | None:
     if metric == "abstain_rate":
         return _share([r for r in scored if r["abstain_letter"] is not None], lambda r: r["abstained"] is True)
 
+    if metric in LETTER_METRICS:
+        return _mean([r[metric] for r in scored if r[metric] is not None])
+    with_probs = [r for r in scored if r["letter_probs"] is not None]
+    if metric == "brier":
+        return _mean([r["letter_brier"] for r in with_probs])
+    if metric == "ece":
+        return expected_calibration_error([r["letter_probs"][r["letter_predicted"]] for r in with_probs],
+                                          [r["letter_predicted"] in r["gold"] for r in with_probs])
     judged = [r for r in scored if r["consistency_applicable"]]
     if metric == "consistency":
         determined = [r for r in judged if r["status"] == "ok" and r["cot_conclusion"] is not None]
@@ -151,7 +179,12 @@ def summarize(records: Sequence[dict]) -> dict[str, float | int | None]:
     summary["n_not_applicable"] = len(records) - len(scored)
     summary["n_unparsed"] = sum(1 for r in scored if r["status"] == "unparsed")
     summary["n_undetermined"] = sum(1 for r in judged if r["quadrant"] == "undetermined") if judged else None
+    summary["n_letter_items"] = sum(1 for r in scored if r["letter_probs"] is not None)
     return summary
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def _share(records: list[dict], hit) -> float | None:

@@ -6,22 +6,30 @@ import json
 
 from lmms_eval.api.filter import Filter
 
+from lmms_robust.core.letters import detach
+
 
 def encode_response(text: str) -> str:
-    # Escaping < and > means no tag-stripping pass (reasoning_tags, auto_strip_thinking) can match inside it.
-    return json.dumps({"response": text}, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    """The response without its attached letter distribution, and the distribution, as one JSON string.
+
+    Escaping < and > means no tag-stripping pass (reasoning_tags, auto_strip_thinking) can match inside it.
+    """
+    response, letters = detach(text)
+    payload = json.dumps({"response": response, "letters": letters}, ensure_ascii=False)
+    return payload.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def decode_response(value) -> str:
+def decode_response(value) -> tuple[str, dict | None]:
+    """``(response, letters)`` back from ``encode_response``; a raw string (not ours) passes through."""
     if not isinstance(value, str):
-        return "" if value is None else str(value)
+        return ("" if value is None else str(value)), None
     try:
         payload = json.loads(value)
     except ValueError:
-        return value  # not ours: a raw response (e.g. a user's own filter pipeline)
+        return detach(value)
     if isinstance(payload, dict) and isinstance(payload.get("response"), str):
-        return payload["response"]
-    return value
+        return payload["response"], payload.get("letters")
+    return detach(value)
 
 
 class PreserveResponse(Filter):

@@ -74,10 +74,10 @@ def process_results(doc: dict, results: list) -> dict:
     Never raises: lmms-eval retries a raising process_results and then drops the task silently.
     """
     pert = perturbation_from_doc(doc)
-    response = decode_response(results[0] if results else "")
+    response, letters = decode_response(results[0] if results else "")
     full_turn = (pert.prefill or "") + response
     parsed = parse_response(full_turn, pert.item) if pert.applicable else None
-    record = score_item(pert, parsed, prefill_chars=len(pert.prefill or ""))
+    record = score_item(pert, parsed, prefill_chars=len(pert.prefill or ""), letters=letters)
     return {metric: record for metric in METRICS}
 
 

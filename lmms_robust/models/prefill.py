@@ -11,7 +11,7 @@ strings, data parallelism, progress, cache hooks) lives here.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
 import torch
 from accelerate import Accelerator
@@ -19,6 +19,10 @@ from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
 from lmms_eval.api.model import lmms
 from lmms_eval.protocol import ChatMessages
 from tqdm import tqdm
+
+from lmms_robust.core.letters import answer_context, attach
+from lmms_robust.harness.docs import perturbation_from_doc
+from lmms_robust.models.letter_probs import continuation_paths, letter_masses
 
 
 class WrongArchitecture(ValueError):
@@ -32,7 +36,7 @@ class PrefillChatModel(lmms):
 
     def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto", batch_size: int | str = 1,
                  system_prompt: str | None = "You are a helpful assistant.", attn_implementation: str | None = None,
-                 max_new_tokens: int | None = None, **kwargs) -> None:
+                 max_new_tokens: int | None = None, letter_probs: bool = True, **kwargs) -> None:
         super().__init__()
         self._check_architecture(pretrained)
         self.accelerator = Accelerator()
@@ -50,6 +54,8 @@ class PrefillChatModel(lmms):
         self.system_prompt = system_prompt
         # a cap over the task's max_new_tokens (quick smoke runs); --gen_kwargs max_new_tokens=N also works
         self.max_new_tokens_cap = int(max_new_tokens) if max_new_tokens else None
+        # the option-letter distribution at the answer position, for our multiple-choice docs (one extra pass)
+        self.letter_probs = str(letter_probs).lower() not in ("false", "0", "no")
         self.load(pretrained, attn_implementation=attn_implementation, **kwargs)
         self.model.eval()
 
@@ -131,10 +137,12 @@ class PrefillChatModel(lmms):
         return results
 
     def _generate_batch(self, batch: list[Instance]) -> list[GenerationResult]:
-        hf_messages, texts = [], []
+        hf_messages, texts, docs = [], [], []
         for request in batch:
             _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
-            messages = ChatMessages(messages=doc_to_messages(self.task_dict[task][split][doc_id])).to_hf_messages()
+            doc = self.task_dict[task][split][doc_id]
+            messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
+            docs.append(doc)
             hf_messages.append(messages)
             texts.append(self.render(messages))
         gen_kwargs = dict(batch[0].args[2] or {})
@@ -151,14 +159,80 @@ class PrefillChatModel(lmms):
                                       pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling)
         prompt_len = inputs["input_ids"].shape[1]
         results = []
-        for request, text, sequence in zip(batch, texts, out):
+        for request, doc, messages, text, sequence in zip(batch, docs, hf_messages, texts, out):
             new_ids = sequence[prompt_len:]
             answer = self.tokenizer.decode(new_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             answer = _cut_at_stop(answer, until)
+            letters = self._option_letters(doc) if self.letter_probs else None
+            if letters:
+                reusable = inputs if len(batch) == 1 else None  # one row: its vision inputs serve the letter pass
+                answer = attach(answer, self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
+                                                                 prompt_inputs=reusable))
             self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
             n_tokens = int((new_ids != self.tokenizer.pad_token_id).sum())
             results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
         return results
+
+    @staticmethod
+    def _option_letters(doc: dict) -> tuple[str, ...] | None:
+        """The letters of one of our multiple-choice docs (abstain letter included); None for anything else."""
+        if "lr_perturbation" not in doc:
+            return None
+        pert = perturbation_from_doc(doc)
+        return pert.item.letters if pert.applicable and pert.item.is_multiple_choice else None
+
+    def letter_distribution(self, messages: list[dict], assistant_text: str, letters: Sequence[str],
+                            prompt_inputs=None) -> dict:
+        """``{"raw": {letter: probability}, "forced": bool}`` at the answer position of ``assistant_text``.
+
+        ``prompt_inputs``: the generation's processor outputs for this one conversation, reused (no second
+        image preprocessing) when its token ids end with the prefill's own tokens.
+        """
+        context, forced = answer_context(assistant_text)
+        head = messages[:-1] if messages[-1]["role"] == "assistant" else messages
+        inputs = self._head_inputs(prompt_inputs, _prefill_text(messages)) if prompt_inputs is not None else None
+        if inputs is None:
+            inputs = self.prepare_inputs([self.render(head)], [head]).to(self.device)
+        head_ids = inputs["input_ids"][0].tolist()
+        media = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+        # per-token side inputs (e.g. mm_token_type_ids) grow with the sequence: text tokens are 0
+        per_token = [k for k, v in media.items() if torch.is_tensor(v) and v.dim() == 2 and v.shape == (1, len(head_ids))]
+
+        def tokenize(text: str) -> list[int]:
+            return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+        prefix, paths = continuation_paths(tokenize, context, letters)
+
+        def forward(extra: list[int]) -> torch.Tensor:
+            ids = torch.tensor([head_ids + prefix + extra], device=self.device)
+            grown = len(prefix) + len(extra)
+            side = {k: torch.nn.functional.pad(media[k], (0, grown)) if k in per_token else v for k, v in media.items()}
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), **side).logits
+            return logits[0, -(len(extra) + 1):].float().log_softmax(-1)
+
+        return {"raw": letter_masses(forward, prefix, paths), "forced": forced}
+
+    def _head_inputs(self, prompt_inputs, prefill: str):
+        """The generation's inputs cut back to before the prefill, or None when the cut is not exact."""
+        ids = prompt_inputs["input_ids"]
+        if ids.shape[0] != 1:
+            return None
+        prefill_ids = self.tokenizer(prefill, add_special_tokens=False)["input_ids"] if prefill else []
+        keep = ids.shape[1] - len(prefill_ids)
+        if prefill_ids and ids[0, keep:].tolist() != prefill_ids:
+            return None
+        cut = {}
+        for key, value in prompt_inputs.items():
+            per_token = torch.is_tensor(value) and value.dim() == 2 and value.shape == ids.shape
+            cut[key] = value[:, :keep] if per_token else value
+        return cut
+
+
+def _prefill_text(messages: list[dict]) -> str:
+    if messages[-1]["role"] != "assistant":
+        return ""
+    return "".join(part.get("text", "") for part in messages[-1]["content"] if part.get("type") == "text")
 
 
 def _group_by_gen_kwargs(requests: list[Instance], indices: list[int]) -> list[list[int]]:

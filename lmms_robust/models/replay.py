@@ -4,7 +4,9 @@ For re-scoring generations made elsewhere (another harness, an API) and for driv
 real pipeline in tests. ``model_args``: ``path=FILE.jsonl`` where each line is
 ``{"task": "mathvista_misleadcap", "item_id": "17", "response": "..."}`` (``doc_id`` may stand in for
 ``item_id``). ``response`` is what the model wrote after any prefilled prefix, exactly as a samples log's
-``resps`` holds it. ``missing=error`` (default) stops on a request without a saved response; ``missing=empty``
+``resps`` holds it. An optional ``"letters": {"raw": {"A": 0.7, "B": 0.2}, "forced": false}`` carries a
+recorded option-letter distribution, so saved runs re-score entropy, p_correct and calibration too.
+``missing=error`` (default) stops on a request without a saved response; ``missing=empty``
 answers it with an empty string (it is then scored as unparsed, and counted).
 """
 
@@ -17,6 +19,8 @@ from accelerate import Accelerator
 from lmms_eval.api.instance import GenerationResult
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
+
+from lmms_robust.core.letters import attach
 
 
 class ReplayError(ValueError):
@@ -42,6 +46,12 @@ def load_responses(path: str | Path) -> dict[tuple[str, str], str]:
                 raise ReplayError(f"{where}: no 'item_id' or 'doc_id'")
             if not isinstance(row["response"], str):
                 raise ReplayError(f"{where}: 'response' must be a string")
+            letters = row.get("letters")
+            if letters is not None:
+                raw = letters.get("raw") if isinstance(letters, dict) else None
+                if not isinstance(raw, dict) or not all(isinstance(v, (int, float)) for v in raw.values()):
+                    raise ReplayError(f"{where}: 'letters' must look like {{\"raw\": {{\"A\": 0.7, ...}}, \"forced\": false}}")
+                row["response"] = attach(row["response"], {"raw": raw, "forced": bool(letters.get("forced"))})
             key = (str(row["task"]), f"{key_field}={row[key_field]}")
             if key in table:
                 raise ReplayError(f"{where}: a second response for task {row['task']!r} {key[1]}")

@@ -61,8 +61,37 @@ def build_tokenizer(vocab_size: int = 512):
     return fast
 
 
-def build_tiny_qwen25vl(out: str | Path, seed: int = 0) -> Path:
-    """Save a tiny random-weight Qwen2.5-VL (model, tokenizer, processor) to ``out`` and return the path."""
+def control_logits(model, tokenizer, token_logits: dict[str, float], default: float = -20.0) -> None:
+    """Make every next-token logit of the text model a chosen constant, whatever the input.
+
+    Identical embedding rows and zeroed attention-output and MLP-down weights leave the final hidden state equal
+    to RMSNorm(ones) = ones at every position, so ``lm_head`` row t sets logit t exactly: ``token_logits`` maps
+    token strings (as the tokenizer spells them, e.g. "A", "Ġ", "<|im_end|>") to logits; all others get
+    ``default``. Tests use it to know the letter distribution in advance.
+    """
+    import torch
+
+    language_model = model.model.language_model
+    hidden = language_model.embed_tokens.weight.shape[1]
+    with torch.no_grad():
+        language_model.embed_tokens.weight.fill_(1.0)
+        for layer in language_model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        language_model.norm.weight.fill_(1.0)
+        model.lm_head.weight.fill_(default / hidden)
+        for token, logit in token_logits.items():
+            token_id = tokenizer.convert_tokens_to_ids(token)
+            if token_id is None or token_id == tokenizer.unk_token_id:
+                raise ValueError(f"token {token!r} is not in the tiny tokenizer's vocabulary")
+            model.lm_head.weight[token_id].fill_(logit / hidden)
+
+
+def build_tiny_qwen25vl(out: str | Path, seed: int = 0, token_logits: dict[str, float] | None = None) -> Path:
+    """Save a tiny random-weight Qwen2.5-VL (model, tokenizer, processor) to ``out`` and return the path.
+
+    With ``token_logits`` the text model's logits are fixed constants (see ``control_logits``).
+    """
     import torch
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
                               Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
@@ -90,6 +119,8 @@ def build_tiny_qwen25vl(out: str | Path, seed: int = 0) -> Path:
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.bos_token_id = ids["<|endoftext|>"]
     model.generation_config.do_sample = False
+    if token_logits is not None:
+        control_logits(model, tokenizer, token_logits)
     model.save_pretrained(out)
     pixels = dict(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=14, merge_size=2, temporal_patch_size=2)
     processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels), tokenizer=tokenizer,

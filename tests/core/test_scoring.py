@@ -137,6 +137,9 @@ EXPECTED_FIVE = {
     "q_consistent_correct": 1 / 5, "q_inconsistent_correct": 1 / 5, "q_consistent_incorrect": 1 / 5,
     "q_inconsistent_incorrect": 0.0, "q_undetermined": 2 / 5, "abstain_rate": None,
     "n_items": 5, "n_scored": 5, "n_not_applicable": 0, "n_unparsed": 1, "n_undetermined": 2,
+    # no letter distributions in these records: the letter metrics have no item to average over
+    "letter_entropy": None, "letter_entropy_norm": None, "p_correct": None, "letter_mass": None, "ece": None,
+    "brier": None, "n_letter_items": 0,
 }
 
 

@@ -56,3 +56,15 @@ def test_wrong_architecture_is_refused_naming_the_fix(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"]}))
     with pytest.raises(WrongArchitecture, match="qwen2_5_vl_robust backend loads qwen2_5_vl checkpoints only"):
         Qwen2_5_VLRobust(pretrained=str(tmp_path), device="cpu", device_map="cpu")
+
+
+@pytest.mark.parametrize("prefill", [None, PREFIX])
+def test_letter_pass_reusing_generation_inputs_equals_a_fresh_one(backend, prefill):
+    conversation = messages(prefill)
+    inputs = backend.prepare_inputs([backend.render(conversation)], [conversation])
+    assistant_text = (prefill or "") + " more reasoning</think><answer>"
+    reused = backend.letter_distribution(conversation, assistant_text, "AB", prompt_inputs=inputs)
+    fresh = backend.letter_distribution(conversation, assistant_text, "AB")
+    assert reused["forced"] is False and fresh["forced"] is False
+    assert reused["raw"] == pytest.approx(fresh["raw"], rel=1e-5)
+    assert 0 < sum(fresh["raw"].values()) < 1

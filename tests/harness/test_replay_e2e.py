@@ -142,3 +142,16 @@ def test_protocol_defaults_are_recorded_in_results(replay_run):
     protocol = replay_run.results["configs"]["mathvista_misleadcap"]["metadata"]["protocol"]
     assert protocol["seed"] == 0
     assert protocol["stopthink_text"] == "<think>Okay let's see. This should be the final answer.</think>"
+
+
+def test_replay_rescores_recorded_letter_distributions(work, local_tasks, lmms_eval_runner):
+    rows = [{"task": "mathvista_base", "item_id": item_id, "response": BASE[item_id]} for item_id in ITEM_IDS]
+    rows[0]["letters"] = {"raw": {"A": 0.1, "B": 0.3, "C": 0.05, "D": 0.05}, "forced": False}  # s1, gold B
+    rows[1]["letters"] = {"raw": {"A": 0.2, "B": 0.2}, "forced": True}  # s2, gold B
+    path = write_replay(work / "replay_letters.jsonl", rows)
+    run = lmms_eval_runner(work / "out_replay_letters", "robust_replay", f"path={path}", "mathvista_base", local_tasks)
+    metrics = task_metrics(run.results, "mathvista_base")
+    assert metrics["p_correct"] == pytest.approx((0.6 + 0.5) / 2)  # s1: 0.3/0.5; s2: 0.2/0.4
+    assert metrics["letter_mass"] == pytest.approx((0.5 + 0.4) / 2)
+    records = {s["acc"]["item_id"]: s["acc"] for s in load_samples(run.output, "mathvista_base")}
+    assert records["s2"]["letter_forced"] is True and records["s3"]["letter_probs"] is None
