@@ -26,11 +26,23 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     return length
 
 
-def continuation_paths(tokenize: Callable[[str], list[int]], context: str, letters: Sequence[str]):
-    """Token ids of the forms' common prefix, and per letter the distinct token paths that finish each form."""
-    forms = {(letter, form): tokenize(context + form) for letter in letters for form in letter_forms(letter)}
+def continuation_paths(tokenize: Callable[[str], list[int]], context: str, letters: Sequence[str],
+                       tail_chars: int = 64):
+    """Token ids of the forms' common prefix, and per letter the distinct token paths that finish each form.
+
+    Only the context's last ``tail_chars`` (cut before a space, a pre-token boundary) are re-tokenized with each
+    form; the cut is used only when it tokenizes exactly like the whole context.
+    """
+    cut = context.rfind(" ", 0, max(0, len(context) - tail_chars))
+    stem: list[int] = []
+    if cut > 0:
+        stem = tokenize(context[:cut])
+        if stem + tokenize(context[cut:]) != tokenize(context):
+            stem, cut = [], 0
+    tail = context[max(cut, 0):] if stem else context
+    forms = {(letter, form): tokenize(tail + form) for letter in letters for form in letter_forms(letter)}
     shared = common_prefix_length(list(forms.values()))
-    prefix = list(next(iter(forms.values()))[:shared])
+    prefix = stem + list(next(iter(forms.values()))[:shared])
     paths: dict[str, set[tuple[int, ...]]] = {letter: set() for letter in letters}
     for (letter, _form), ids in forms.items():
         paths[letter].add(tuple(ids[shared:]))

@@ -63,3 +63,13 @@ def test_masses_use_the_chain_rule_over_both_forms(qwen_like):
     assert masses["A"] == pytest.approx(math.exp(2) / z1 + (1 / z1) * (1 / z2), rel=1e-5)
     assert masses["B"] == pytest.approx(math.exp(1) / z1 + (1 / z1) * (math.exp(1) / z2), rel=1e-5)
     assert calls == [[ids(">")]]
+
+
+def test_long_context_is_cut_only_where_it_tokenizes_the_same(qwen_like):
+    context = "<think>" + "so the answer is (B). " * 40 + "</think>"
+    tokenize = lambda s: qwen_like.encode(s).ids  # noqa: E731
+    prefix, paths = continuation_paths(tokenize, context, "AB")
+    whole = {letter: {tuple(tokenize(context + form)) for form in (f"<answer>{letter}", f"<answer> {letter}")}
+             for letter in "AB"}
+    for letter in "AB":
+        assert {tuple(prefix) + path for path in paths[letter]} == whole[letter]
