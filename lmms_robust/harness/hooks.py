@@ -77,7 +77,8 @@ def process_results(doc: dict, results: list) -> dict:
     response, letters = decode_response(results[0] if results else "")
     full_turn = (pert.prefill or "") + response
     parsed = parse_response(full_turn, pert.item) if pert.applicable else None
-    record = score_item(pert, parsed, prefill_chars=len(pert.prefill or ""), letters=letters)
+    record = score_item(pert, parsed, doc_id=doc.get("lr_doc_id"), prefill_chars=len(pert.prefill or ""),
+                        letters=letters)
     return {metric: record for metric in METRICS}
 
 

@@ -12,9 +12,13 @@ class Qwen2_5_VLRobust(PrefillChatModel):
     backend_name = "qwen2_5_vl_robust"
 
     def load(self, pretrained: str, attn_implementation: str | None = None, min_pixels: int = 256 * 28 * 28,
-             max_pixels: int = 1605632, use_cache: bool = True, dtype: str = "bfloat16", **unused) -> None:
+             max_pixels: int = 1605632, use_cache: bool = True, dtype: str = "bfloat16", max_num_frames: int = 32,
+             fps: float | None = None, interleave_visuals: bool = False, **unused) -> None:
+        # max_num_frames, fps, interleave_visuals: accepted as lmms-eval's qwen2_5_vl takes them (our tasks are
+        # single-image, so they change nothing). reasoning_prompt is refused: our templates set the instruction.
         if unused:
-            raise TypeError(f"qwen2_5_vl_robust: unknown model_args {sorted(unused)}")
+            raise TypeError(f"qwen2_5_vl_robust: unknown model_args {sorted(unused)} (the instruction comes from "
+                            f"lmms_robust's templates, so reasoning_prompt is not taken)")
         from transformers import AutoProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
         model_kwargs = {"dtype": dtype, "device_map": self.device_map}
