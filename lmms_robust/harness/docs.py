@@ -1,7 +1,7 @@
 """process_docs: turn a benchmark split into perturbed docs, one factory for every (benchmark, variant).
 
-Each doc keeps its dataset fields and gains three columns:
-``lr_item_id`` (pairing key), ``lr_variant`` and ``lr_perturbation`` (JSON: the item as shown plus the
+Each doc keeps its dataset fields and gains four columns:
+``lr_item_id`` (pairing key), ``lr_doc_id`` (its position, lmms-eval's doc id), ``lr_variant`` and ``lr_perturbation`` (JSON: the item as shown plus the
 caption/prefill/target), so the later hooks need nothing but the doc.
 """
 
@@ -17,7 +17,7 @@ from lmms_robust.core.items import Item, ItemError
 from lmms_robust.core.perturb import PerturbConfig, Perturbation, perturb, variant_spec
 
 SEED_ENV = "LMMS_ROBUST_SEED"
-COLUMNS = ("lr_item_id", "lr_variant", "lr_perturbation")
+COLUMNS = ("lr_item_id", "lr_doc_id", "lr_variant", "lr_perturbation")
 
 
 def protocol_config() -> PerturbConfig:
@@ -58,8 +58,10 @@ def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | No
             f"{benchmark}: the dataset has no {image_field!r} column (columns: {dataset.column_names}); "
             f"a local copy must keep the benchmark's schema"
         )
-    # Read the image column as nulls only: decoding every image here would cost minutes on real splits.
-    image_missing = dataset.data.column(image_field).is_null().to_pylist()
+    # Read the image column as nulls only: decoding every image here would cost minutes on real splits. Through the
+    # arrow formatter, not ``dataset.data``: that is the underlying table, in its stored order, while a shuffled,
+    # selected or filtered dataset reads its rows through an indices mapping.
+    image_missing = dataset.select_columns([image_field]).with_format("arrow")[image_field].is_null().to_pylist()
     rows = dataset.remove_columns([image_field])
     payloads, ids = [], []
     for row, missing in zip(rows, image_missing):
@@ -72,6 +74,7 @@ def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | No
         if column in dataset.column_names:
             dataset = dataset.remove_columns([column])
     dataset = dataset.add_column("lr_item_id", ids)
+    dataset = dataset.add_column("lr_doc_id", list(range(len(ids))))  # lmms-eval's doc_id: the position in the split
     dataset = dataset.add_column("lr_variant", [variant] * len(ids))
     return dataset.add_column("lr_perturbation", payloads)
 
