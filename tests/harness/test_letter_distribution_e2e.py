@@ -32,12 +32,19 @@ def entropy(p: dict[str, float]) -> float:
     return -sum(v * math.log(v) for v in p.values() if v > 0)
 
 
+ARGS = "device=cpu,device_map=cpu,dtype=float32,max_new_tokens=4"
+
+
 @pytest.fixture(scope="module")
-def letter_run(work, local_tasks, lmms_eval_runner):
-    model = build_tiny_qwen25vl(work / "tiny-controlled", token_logits=LOGITS)
-    return lmms_eval_runner(work / "out_letters", "qwen2_5_vl_robust",
-                            f"pretrained={model},device=cpu,device_map=cpu,dtype=float32,max_new_tokens=4",
-                            "mathvista_base,mathvista_wrongthink", local_tasks)
+def controlled_model(work):
+    return build_tiny_qwen25vl(work / "tiny-controlled", token_logits=LOGITS)
+
+
+@pytest.fixture(scope="module")
+def letter_run(work, controlled_model, local_tasks, lmms_eval_runner):
+    return lmms_eval_runner(work / "out_letters", "qwen2_5_vl_robust", f"pretrained={controlled_model},{ARGS}",
+                            "mathvista_base,mathvista_wrongthink", local_tasks,
+                            extra=["--use_cache", str(work / "response_cache")])
 
 
 def test_per_item_distribution_matches_the_fixed_logits(letter_run):
@@ -83,3 +90,13 @@ def test_prefilled_variant_reads_the_same_fixed_distribution(letter_run):
     records = {s["acc"]["item_id"]: s["acc"] for s in load_samples(letter_run.output, "mathvista_wrongthink")}
     assert records["s1"]["letter_probs"] == pytest.approx(renorm("ABCD"), abs=1e-6)
     assert records["s1"]["letter_forced"] is True
+
+
+def test_distribution_survives_lmms_eval_response_cache(work, letter_run, controlled_model, local_tasks,
+                                                        lmms_eval_runner):
+    cached = lmms_eval_runner(work / "out_letters_cached", "qwen2_5_vl_robust",
+                              f"pretrained={controlled_model},{ARGS}", "mathvista_base", local_tasks,
+                              extra=["--use_cache", str(work / "response_cache")])
+    # lmms-eval caches non-empty responses only: the 4 multiple-choice items (the free-form ones answered "")
+    assert "4 hits" in cached.log
+    assert task_metrics(cached.results, "mathvista_base") == task_metrics(letter_run.results, "mathvista_base")
