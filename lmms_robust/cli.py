@@ -72,9 +72,13 @@ def run_tasks(args) -> int:
 
 
 def run_report(args) -> int:
-    from lmms_robust.report import build_report
+    from lmms_robust.report import ReportInputError, build_report
 
-    written = build_report([Path(p) for p in args.run_dirs], Path(args.out))
+    try:
+        written = build_report([Path(p) for p in args.run_dirs], Path(args.out))
+    except ReportInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for path in written:
         print(path)
     return 0
