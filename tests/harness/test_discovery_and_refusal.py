@@ -66,3 +66,11 @@ def test_demo_command_prints_the_results_table(tmp_path):
     table = run.stdout[run.stdout.index("task "):]
     assert "mathvista_base " in table and "mathvista_wrongthink " in table
     assert "consistent_acc" in table.splitlines()[0]
+
+
+def test_documented_include_path_route_lists_our_tasks():
+    from lmms_robust.resources import tasks_dir
+
+    listing = lmms_eval("tasks", "list", "--include-path", str(tasks_dir()))
+    names = [line.strip() for line in listing.stdout.splitlines()]
+    assert names.count("mathvista_misleadcap") == 1 and "mathvista_robust" in names
