@@ -98,11 +98,12 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
     """Top-label ECE: equal-width confidence bins over [0, 1], |accuracy − mean confidence| weighted by bin size."""
     if not confidences:
         return None
-    totals = [[0, 0.0, 0] for _ in range(bins)]  # count, confidence sum, correct count
+    confidences_in: list[list[float]] = [[] for _ in range(bins)]
+    hits_in = [0] * bins
     for confidence, hit in zip(confidences, correct):
         index = min(int(confidence * bins), bins - 1)
-        totals[index][0] += 1
-        totals[index][1] += confidence
-        totals[index][2] += int(hit)
+        confidences_in[index].append(confidence)
+        hits_in[index] += int(hit)
     n = len(confidences)
-    return sum(abs(c_hits / count - c_sum / count) * count / n for count, c_sum, c_hits in totals if count)
+    # fsum: exactly rounded, so the result does not depend on record order (ranks gather in rank-major order)
+    return math.fsum(abs(hits - math.fsum(confs)) / n for confs, hits in zip(confidences_in, hits_in) if confs)

@@ -7,6 +7,7 @@ records, so it does not depend on their order (lmms-eval gathers them from sever
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 
 from lmms_robust.core.items import Parsed
@@ -184,7 +185,8 @@ def summarize(records: Sequence[dict]) -> dict[str, float | int | None]:
 
 
 def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+    # fsum is exactly rounded, so the mean does not depend on the order ranks gathered the records in
+    return math.fsum(values) / len(values) if values else None
 
 
 def _share(records: list[dict], hit) -> float | None:

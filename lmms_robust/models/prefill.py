@@ -154,12 +154,16 @@ class PrefillChatModel(lmms):
         temperature = float(gen_kwargs.pop("temperature", 0) or 0)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": gen_kwargs.get("top_p")} if temperature > 0 else {"do_sample": False}
         inputs = self.prepare_inputs(texts, hf_messages).to(self.device)
+        # one row with letters wanted: keep the generation's logits and cache, so the letter pass can reuse them
+        keep = len(batch) == 1 and self.letter_probs and self._option_letters(docs[0]) is not None
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.tokenizer.eos_token_id,
-                                      pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling)
+                                      pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling,
+                                      return_dict_in_generate=True, output_logits=keep)
         prompt_len = inputs["input_ids"].shape[1]
+        generation = Generation(out.sequences[0].tolist(), prompt_len, out.logits, out.past_key_values) if keep else None
         results = []
-        for request, doc, messages, text, sequence in zip(batch, docs, hf_messages, texts, out):
+        for request, doc, messages, text, sequence in zip(batch, docs, hf_messages, texts, out.sequences):
             new_ids = sequence[prompt_len:]
             answer = self.tokenizer.decode(new_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             answer = _cut_at_stop(answer, until)
@@ -167,7 +171,7 @@ class PrefillChatModel(lmms):
             if letters:
                 reusable = inputs if len(batch) == 1 else None  # one row: its vision inputs serve the letter pass
                 answer = attach(answer, self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
-                                                                 prompt_inputs=reusable))
+                                                                 prompt_inputs=reusable, generation=generation))
             self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
             n_tokens = int((new_ids != self.tokenizer.pad_token_id).sum())
             results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
@@ -182,11 +186,14 @@ class PrefillChatModel(lmms):
         return pert.item.letters if pert.applicable and pert.item.is_multiple_choice else None
 
     def letter_distribution(self, messages: list[dict], assistant_text: str, letters: Sequence[str],
-                            prompt_inputs=None) -> dict:
+                            prompt_inputs=None, generation: "Generation | None" = None) -> dict:
         """``{"raw": {letter: probability}, "forced": bool}`` at the answer position of ``assistant_text``.
 
         ``prompt_inputs``: the generation's processor outputs for this one conversation, reused (no second
         image preprocessing) when its token ids end with the prefill's own tokens.
+        ``generation``: the generation's token ids, per-step logits and cache. Where the model itself wrote the
+        context, its logits are read directly (no pass); a step it did not take (e.g. ``>`` before `` A`` when it
+        wrote ``>A``) costs one short cached step; only what neither covers runs a full forward pass.
         """
         context, forced = answer_context(assistant_text)
         head = messages[:-1] if messages[-1]["role"] == "assistant" else messages
@@ -204,6 +211,10 @@ class PrefillChatModel(lmms):
         prefix, paths = continuation_paths(tokenize, context, letters)
 
         def forward(extra: list[int]) -> torch.Tensor:
+            if generation is not None:
+                rows = generation.rows(head_ids + prefix, extra, self.model)
+                if rows is not None:
+                    return rows
             ids = torch.tensor([head_ids + prefix + extra], device=self.device)
             grown = len(prefix) + len(extra)
             side = {k: torch.nn.functional.pad(media[k], (0, grown)) if k in per_token else v for k, v in media.items()}
@@ -227,6 +238,47 @@ class PrefillChatModel(lmms):
             per_token = torch.is_tensor(value) and value.dim() == 2 and value.shape == ids.shape
             cut[key] = value[:, :keep] if per_token else value
         return cut
+
+
+class Generation:
+    """One generated sequence with its per-step logits and KV cache, to read letter probabilities from."""
+
+    def __init__(self, ids: list[int], prompt_len: int, logits, cache) -> None:
+        self.ids, self.prompt_len, self.logits, self.cache = ids, prompt_len, logits, cache
+        self.cache_used = False
+        self.reads = {"generation": 0, "cached_step": 0}
+
+    def rows(self, base: list[int], extra: list[int], model) -> torch.Tensor | None:
+        """Log-probs after ``base`` and after each token of ``extra``, or None when this sequence cannot give them."""
+        full = base + extra
+        # positions whose context the model itself produced: the logits of that generation step
+        rows, depth = [], 0
+        while depth <= len(extra):
+            position = len(base) + depth  # index of the token being predicted
+            step = position - self.prompt_len
+            if not (0 <= step < len(self.logits)) or self.ids[:position] != full[:position]:
+                break
+            rows.append(self.logits[step][0].float().log_softmax(-1))
+            depth += 1
+        if depth == len(extra) + 1:
+            self.reads["generation"] += 1
+            return torch.stack(rows)
+        if depth == 0 or self.cache is None or self.cache_used:
+            return None
+        # the model took another token at this depth: crop its cache to the shared context and step the rest
+        start = len(base) + depth - 1
+        surplus = self.cache.get_seq_length() - start
+        if surplus < 0:
+            return None
+        if surplus:
+            self.cache.crop(-surplus)  # transformers 5: a negative count of tokens to drop
+        self.cache_used = True
+        feed = torch.tensor([full[start:]], device=rows[0].device)
+        with torch.inference_mode():
+            logits = model(input_ids=feed, past_key_values=self.cache, use_cache=True,
+                           cache_position=torch.arange(start, len(full), device=feed.device)).logits[0]
+        self.reads["cached_step"] += 1
+        return torch.stack([*rows, *logits.float().log_softmax(-1)])[: len(extra) + 1]
 
 
 def _prefill_text(messages: list[dict]) -> str:

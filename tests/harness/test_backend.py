@@ -68,3 +68,27 @@ def test_letter_pass_reusing_generation_inputs_equals_a_fresh_one(backend, prefi
     assert reused["forced"] is False and fresh["forced"] is False
     assert reused["raw"] == pytest.approx(fresh["raw"], rel=1e-5)
     assert 0 < sum(fresh["raw"].values()) < 1
+
+
+def test_letters_read_from_the_generation_itself_equal_a_teacher_forced_pass(backend):
+    from lmms_robust.models.prefill import Generation
+
+    conversation = messages(None)
+    inputs = backend.prepare_inputs([backend.render(conversation)], [conversation])
+    assistant = "<think>the bar is green, so the answer is (B).</think><answer>B</answer>"
+    generated = backend.tokenizer(assistant, add_special_tokens=False)["input_ids"]
+    prompt_len = inputs["input_ids"].shape[1]
+    ids = inputs["input_ids"][0].tolist() + generated
+    # stand-in for model.generate(output_logits=True): the same sequence's logits and cache from one pass
+    side = {k: (torch.nn.functional.pad(v, (0, len(generated))) if k == "mm_token_type_ids" else v)
+            for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    with torch.inference_mode():
+        out = backend.model(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                            use_cache=True, **side)
+    step_logits = tuple(out.logits[:, prompt_len - 1 + k] for k in range(len(generated)))
+    generation = Generation(ids, prompt_len, step_logits, out.past_key_values)
+    reused = backend.letter_distribution(conversation, assistant, "AB", prompt_inputs=inputs, generation=generation)
+    fresh = backend.letter_distribution(conversation, assistant, "AB")
+    assert reused["raw"] == pytest.approx(fresh["raw"], rel=1e-4)
+    # "<answer>" + "B" was generated: the step after ">" is read from the generation, " A"/" B" need one cached step
+    assert generation.reads == {"generation": 0, "cached_step": 1}
