@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 FILTER = "lmms_robust"
-TABLE_METRICS = ("acc", "consistency", "consistent_acc", "unparsed_rate", "undetermined_rate", "abstain_rate")
+TABLE_METRICS = ("acc", "consistency", "consistent_acc", "unparsed_rate", "undetermined_rate", "abstain_rate",
+                 "p_correct", "letter_entropy")
 
 
 def latest_results_file(output_path: str | Path) -> Path:
