@@ -25,6 +25,8 @@ Rules, in the order they apply:
   or (free-form) a value. Phrases that name nothing are skipped; a last commitment that names two letters or a
   letter outside the item makes the conclusion None. A bare letter or a number in passing never counts.
 
+Where phrases and ``\\boxed{}`` are searched, each tag (with the blanks around it) counts as one line break: a tag ends
+a phrase's capture and a sentence, and blanks next to a tag never change the result (benchmarks/fuzz_parse.py).
 Regexes use bounded quantifiers only, phrases and ``\\boxed{}`` are searched in the last ``scan_chars`` characters,
 and at most ``max_candidates`` of them are tried, so any input parses in linear time.
 """
@@ -78,6 +80,7 @@ _THINK_CLOSE = re.compile(r"<[ \t]{0,3}/[ \t]{0,3}think[ \t]{0,3}>", re.IGNORECA
 _ANSWER_OPEN = re.compile(r"<[ \t]{0,3}answer[ \t]{0,3}>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile(r"<[ \t]{0,3}/[ \t]{0,3}answer[ \t]{0,3}>", re.IGNORECASE)
 _ANY_TAG = re.compile(r"<[ \t]{0,3}/?[ \t]{0,3}(?:think|answer)[ \t]{0,3}>", re.IGNORECASE)
+_BLANKS = re.compile(r"[ \t\r\n]{0,64}")
 _BOXED = re.compile(r"\\(?:boxed|fbox)[ \t]{0,3}\{")
 
 _VERB = r"(?::|=|\bis\b|\b(?:should|would|must|will)[ \t]{1,3}be\b)"
@@ -222,13 +225,13 @@ def extract_answer(after_think: str, item: Item,
     if tag is not None:
         close = _ANSWER_CLOSE.search(text, tag.end())
         span = text[tag.end():close.start() if close else len(text)]
-        span = _ANY_TAG.sub(" ", span)
+        span = _scan_view(span)
         if not _strip_decor(span):
             return None, None, "empty"
         value, reason = _resolve_span(span, item, config, allow_lower=True)
         return (value, "answer_tag", None) if value is not None else (None, None, reason or "no_answer")
 
-    window = text[-config.scan_chars:]
+    window = _scan_view(text[-config.scan_chars:])
     for _, content in _boxed_contents(window, config):
         value, reason = _resolve_span(content, item, config, allow_lower=True)
         if value is not None:
@@ -262,7 +265,7 @@ def cot_conclusion(cot: str, item: Item, config: ParseConfig = DEFAULT_CONFIG) -
     nothing (or its last commitment names two letters or a letter the item does not have)."""
     if not cot:
         return None
-    value, _ = _last_commitment(str(cot)[-config.scan_chars:], item, config, boxed=True)
+    value, _ = _last_commitment(_scan_view(str(cot)[-config.scan_chars:]), item, config, boxed=True)
     return value
 
 
@@ -315,6 +318,24 @@ def is_correct(parsed: Parsed, item: Item) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------- think blocks
+
+
+def _scan_view(text: str) -> str:
+    """The text that phrases and ``\\boxed{}`` are searched in: each tag, with the blanks around it, becomes one
+    line break, and the ends are stripped. A tag ends a line and a sentence (a phrase's capture, a "Suppose …"
+    sentence, a ``### Answer`` header), and blanks next to a tag never change what a turn says."""
+    if "<" not in text:
+        return text.strip()
+    parts, last = [], 0
+    for m in _ANY_TAG.finditer(text):
+        start = m.start()
+        while start > last and m.start() - start < 64 and text[start - 1] in " \t\r\n":
+            start -= 1
+        parts.append(text[last:start])
+        parts.append("\n")
+        last = _BLANKS.match(text, m.end()).end()
+    parts.append(text[last:])
+    return "".join(parts).strip()
 
 
 def _last(iterator):
