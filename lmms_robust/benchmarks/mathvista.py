@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from lmms_robust.core.items import Item, ItemError
 
 BENCHMARK = "mathvista"
@@ -19,13 +21,24 @@ def to_item(row: dict) -> Item:
             f"mathvista item {pid!r}: missing field(s) {missing}; a local copy must keep MathVista's schema "
             f"(fields {list(REQUIRED_FIELDS)})"
         )
-    pid = str(row["pid"])
+    pid = row["pid"]
+    # A null is missing data, never the text "None": str(None) would become a question, an option or a gold answer.
+    nulls = [field for field in ("pid", "question", "answer", "question_type") if row[field] is None]
+    if nulls:
+        raise ItemError(f"mathvista item {pid!r}: field(s) {nulls} are null; fill them in or drop the row")
+    pid = str(pid)
     if row[IMAGE_FIELD] is None:
-        raise ItemError(f"mathvista item {pid!r}: no image in {IMAGE_FIELD!r}; every item needs its image")
+        raise ItemError(f"mathvista item {pid!r}: no image in {IMAGE_FIELD!r}; every item needs its image: restore it "
+                        f"or drop the row")
     if row["question_type"] == "multi_choice":
         choices = row["choices"]
         if not choices:
-            raise ItemError(f"mathvista item {pid!r}: multi_choice item without choices")
+            raise ItemError(f"mathvista item {pid!r}: multi_choice item without choices; give it its choices or drop "
+                            f"the row")
+        empty = [index for index, choice in enumerate(choices) if choice is None]
+        if empty:
+            raise ItemError(f"mathvista item {pid!r}: choice(s) at position(s) {empty} are null; fill them in or drop "
+                            f"the row")
         return Item(
             benchmark=BENCHMARK,
             item_id=pid,
@@ -41,6 +54,11 @@ def to_item(row: dict) -> Item:
     if answer_type is None:
         raise ItemError(f"mathvista item {pid!r}: unknown answer_type {row['answer_type']!r}")
     precision = row.get("precision")
+    if isinstance(precision, float) and math.isnan(precision):  # NaN: how pandas writes a null float
+        precision = None
+    if precision is not None and not (float(precision).is_integer() and float(precision) >= 0):
+        raise ItemError(f"mathvista item {pid!r}: precision {precision!r} is not a whole number of decimal places; "
+                        f"fix it or drop the row")
     return Item(
         benchmark=BENCHMARK,
         item_id=pid,

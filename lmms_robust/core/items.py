@@ -41,11 +41,14 @@ class Item:
             raise ItemError(f"{where}: answer_type {self.answer_type!r} is not one of {ANSWER_TYPES}")
         if self.answer_type == "choice":
             if len(self.options) < 2:
-                raise ItemError(f"{where}: a multiple-choice item needs at least 2 options, got {len(self.options)}")
+                raise ItemError(f"{where}: a multiple-choice item needs at least 2 options, got {len(self.options)}; "
+                                f"fix its choices or drop the row in the dataset")
             if len(self.options) > len(LETTERS):
-                raise ItemError(f"{where}: {len(self.options)} options exceed the {len(LETTERS)} letters A-Z")
+                raise ItemError(f"{where}: {len(self.options)} options exceed the {len(LETTERS)} letters A-Z; "
+                                f"drop the row or cut its choices to 26")
             if not self.gold_letters:
-                raise ItemError(f"{where}: gold answer {self.answer!r} is not among the options {list(self.options)}")
+                raise ItemError(f"{where}: gold answer {self.answer!r} is not among the options {list(self.options)}; "
+                                f"fix the answer or the choices, or drop the row")
 
     @property
     def is_multiple_choice(self) -> bool:
