@@ -36,7 +36,7 @@ def load_responses(path: str | Path) -> dict[tuple[str, str], str]:
                 continue
             where = f"{path}:{number}"
             try:
-                row = json.loads(line)
+                row = json.loads(line, object_pairs_hook=_unique_keys)
             except ValueError as exc:
                 raise ReplayError(f"{where}: not JSON ({exc})") from None
             if not isinstance(row, dict) or "task" not in row or "response" not in row:
@@ -57,6 +57,14 @@ def load_responses(path: str | Path) -> dict[tuple[str, str], str]:
                 raise ReplayError(f"{where}: a second response for task {row['task']!r} {key[1]}")
             table[key] = row["response"]
     return table
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"key(s) {repeated} appear twice in one object; which one was meant is unknowable")
+    return dict(pairs)
 
 
 class RobustReplay(lmms):

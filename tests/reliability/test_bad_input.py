@@ -172,8 +172,6 @@ def test_a_corrupt_replay_line_is_an_error_naming_the_file_line(tmp_path, bad, e
         load_responses(replay_file(tmp_path, [GOOD, bad]))
 
 
-@pytest.mark.xfail(strict=True, reason="lmms_robust/models/replay.py keeps the last of two equal JSON keys in a line "
-                                       "(json.loads default); fix there: object_pairs_hook that rejects duplicates")
 def test_a_replay_line_with_a_duplicate_json_key_is_an_error(tmp_path):
     line = ('{"task": "mathvista_base", "item_id": "p1", "response": "<answer>A</answer>", '
             '"response": "<answer>B</answer>"}')
