@@ -54,7 +54,7 @@ class PrefillChatModel(lmms):
         self.system_prompt = system_prompt
         # a cap over the task's max_new_tokens (quick smoke runs); --gen_kwargs max_new_tokens=N also works
         self.max_new_tokens_cap = int(max_new_tokens) if max_new_tokens else None
-        # the option-letter distribution at the answer position, for our multiple-choice docs (one extra pass)
+        # the option-letter distribution at the answer position, for our multiple-choice docs
         self.letter_probs = str(letter_probs).lower() not in ("false", "0", "no")
         self.load(pretrained, attn_implementation=attn_implementation, **kwargs)
         self.model.eval()
