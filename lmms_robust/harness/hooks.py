@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
 from lmms_robust.benchmarks import IMAGE_FIELDS
@@ -19,12 +18,8 @@ class PrefillUnsupported(RuntimeError):
     pass
 
 
-def _image_field(doc: dict) -> str:
-    return IMAGE_FIELDS[json.loads(doc["lr_perturbation"])["item"]["benchmark"]]
-
-
 def doc_to_visual(doc: dict) -> list:
-    image = doc.get(_image_field(doc))
+    image = doc.get(IMAGE_FIELDS[perturbation_from_doc(doc).item.benchmark])
     return [image.convert("RGB")] if image is not None else []
 
 
