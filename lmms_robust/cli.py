@@ -110,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("-o", "--out", required=True, help="directory for the Markdown, CSV, JSON, PNG and HTML")
     report.set_defaults(func=run_report)
 
+    from lmms_robust.judge import cli as judge_cli
+
+    judge = sub.add_parser("judge", help="LLM-judge CoT consistency of saved samples, with agreement statistics")
+    judge_cli.add_arguments(judge)
+    judge.set_defaults(func=judge_cli.run)
+
     args = parser.parse_args(argv)
     return args.func(args)
 

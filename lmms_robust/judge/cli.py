@@ -1,0 +1,139 @@
+"""``lmms-robust judge RUN_DIR... --base-url URL --model NAME [--model NAME] -o OUT.jsonl``.
+
+Judges saved samples after the fact: every (model, task) found under the run folders (as the report finds them),
+every sample line, every judge model. Writes one JSON line per (item, variant, judge) to ``OUT.jsonl`` and an
+agreement summary (across judges, and rules against each judge, plus judge-based consistency per model, task and
+variant) to ``OUT.summary.json`` (or ``--summary``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lmms_robust.judge.agreement import LABELS, agreement_summary
+from lmms_robust.judge.client import NOT_APPLICABLE, OpenAIJudge, api_key_from_env, judge_records
+from lmms_robust.judge.inputs import judge_input
+
+__all__ = ["add_arguments", "consistency_by_group", "run"]
+
+API_KEY_ENV = "LMMS_ROBUST_JUDGE_API_KEY"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("run_dirs", nargs="+", help="lmms-eval --output_path folders (run with --log_samples)")
+    parser.add_argument("--base-url", required=True, help="OpenAI-compatible server root, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--model", dest="models", action="append", required=True,
+                        help="judge model name as the server knows it; repeat for several judges (same server)")
+    parser.add_argument("-o", "--out", required=True, help="per-item verdicts (JSONL)")
+    parser.add_argument("--summary", default=None, help="agreement summary JSON (default: OUT with .summary.json)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="verdict cache folder (default: .judge_cache next to OUT); reruns send nothing cached")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    parser.add_argument("--max-concurrency", type=int, default=8)
+    parser.add_argument("--retries", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    parser.add_argument("--max-tokens", type=int, default=None)
+    parser.add_argument("--api-key-env", default=API_KEY_ENV,
+                        help=f"environment variable holding the server's API key (default {API_KEY_ENV}; unset: none)")
+    return parser
+
+
+def consistency_by_group(verdicts: list[dict]) -> list[dict]:
+    """Judge-based consistency per (judge, model, task, variant), as PROTOCOL.md §4 defines it.
+
+    ``consistency`` = consistent ÷ (consistent + inconsistent); ``undetermined_rate`` = every other applicable
+    item (no_conclusion, undetermined, and unparsed/no-CoT items) ÷ applicable items. Items where consistency does
+    not apply (e.g. stopthink) are left out; a group with none applicable is reported with nulls.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for v in verdicts:
+        key = (v.get("judge"), v.get("model"), v.get("task"), v.get("variant"))
+        groups.setdefault(key, []).append(v)
+    rows = []
+    for (judge, model, task, variant), items in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        applicable = [v for v in items if not (v["verdict"] == NOT_APPLICABLE
+                                               and v.get("reason") == "consistency_not_applicable")]
+        consistent = sum(v["verdict"] == "consistent" for v in applicable)
+        decided = consistent + sum(v["verdict"] == "inconsistent" for v in applicable)
+        rows.append({"judge": judge, "model": model, "task": task, "variant": variant, "n": len(items),
+                     "n_applicable": len(applicable), "n_consistent": consistent, "n_decided": decided,
+                     "consistency": consistent / decided if decided else None,
+                     "undetermined_rate": (len(applicable) - decided) / len(applicable) if applicable else None})
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmms_robust.report.load import ReportInputError, load_runs
+
+    try:
+        task_runs, warnings = load_runs([Path(d) for d in args.run_dirs])
+    except ReportInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in warnings:
+        print(f"warning: {warning['message']}", file=sys.stderr)
+
+    inputs = []
+    for task_run in task_runs:
+        for number, line in enumerate(task_run.samples_file.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                inputs.append(judge_input(json.loads(line), task=task_run.task, model=task_run.model_id))
+            except (ValueError, KeyError) as exc:
+                print(f"error: {task_run.samples_file} line {number}: {exc}", file=sys.stderr)
+                return 2
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else out.parent / ".judge_cache"
+    api_key = api_key_from_env(args.api_key_env) if args.api_key_env else None
+
+    all_verdicts: list[dict] = []
+    labels_by_judge: dict[str, dict] = {}
+    for model in args.models:
+        judge = OpenAIJudge(args.base_url, model, api_key=api_key, max_concurrency=args.max_concurrency,
+                            retries=args.retries, timeout=args.timeout, cache_dir=cache_dir,
+                            max_tokens=args.max_tokens)
+        verdicts = judge_records(inputs, judge)
+        all_verdicts.extend(verdicts)
+        labels_by_judge[model] = {_key(v): v["verdict"] for v in verdicts}
+        tally = {label: sum(v["verdict"] == label for v in verdicts) for label in (*LABELS, "undetermined")}
+        print(f"{model}: {len(verdicts)} items, {judge.requests_sent} requests sent, {tally}", file=sys.stderr)
+
+    rule = {_key(i): i["rule_label"] for i in inputs if i.get("rule_label") is not None}
+    with out.open("w", encoding="utf-8") as handle:
+        for verdict in all_verdicts:
+            handle.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+    summary = agreement_summary(labels_by_judge, rule)
+    summary["n_items"] = len(inputs)
+    summary["consistency"] = consistency_by_group(all_verdicts)
+    summary_path = Path(args.summary) if args.summary else out.with_suffix(".summary.json")
+    summary_path.write_text(json.dumps(_jsonable(summary), indent=2, ensure_ascii=False) + "\n")
+    print(out)
+    print(summary_path)
+    return 0
+
+
+def _key(v: dict) -> tuple:
+    return (v.get("model"), v.get("task"), v.get("item_id"), v.get("variant"))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(prog="lmms-robust judge", description=__doc__))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
