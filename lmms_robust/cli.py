@@ -116,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     judge_cli.add_arguments(judge)
     judge.set_defaults(func=judge_cli.run)
 
+    from lmms_robust.training import sweep as sweep_cli
+
+    sweep = sub.add_parser("sweep", help="re-run the suite on training checkpoints over seeds; CSV + PNG per benchmark")
+    sweep_cli.add_arguments(sweep)
+    sweep.set_defaults(func=sweep_cli.run)
+
     args = parser.parse_args(argv)
     return args.func(args)
 
