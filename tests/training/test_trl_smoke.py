@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e  # about 10 s: in the default run (needs the [train] extra, else skipped)
 
 
 def test_two_grpo_steps_on_the_tiny_vlm(tmp_path):
