@@ -55,6 +55,7 @@ __all__ = [
     "trl_accuracy_reward",
     "trl_consistency_reward",
     "trl_faithfulness_reward",
+    "trl_faithfulness_reward_with_judge",
     "trl_format_reward",
     "trl_total_reward",
 ]
@@ -111,14 +112,35 @@ class RewardBreakdown:
         return self.total * self.consistent
 
 
-def score_completion(completion: str, item: Item, *, prefill: str | None = None) -> RewardBreakdown:
-    """Parse the whole turn once and return every component."""
+def score_completion(completion: str, item: Item, *, prefill: str | None = None, judge=None) -> RewardBreakdown:
+    """Parse the whole turn once and return every component.
+
+    ``judge``: an ``lmms_robust.judge.OpenAIJudge`` (anything with ``judge_prompt(prompt) -> {"verdict": ...}``)
+    decides consistency instead of the rules, as in evaluation; its ``undetermined`` and ``no_conclusion``
+    verdicts count as not consistent, like the rules' undetermined.
+    """
     text = full_turn(completion, prefill)
     parsed = parse_response(text, item)
+    if judge is not None:
+        undetermined = parsed.status != "ok" or not parsed.cot
+        verdict = None if undetermined else _judge_verdict(judge, parsed, item)
+        undetermined = undetermined or verdict not in ("consistent", "inconsistent")
+        consistent = verdict == "consistent"
+        return RewardBreakdown(format=format_reward(text), accuracy=1.0 if is_correct(parsed, item) else 0.0,
+                               consistent=1.0 if consistent else 0.0, undetermined=undetermined)
     undetermined = parsed.status != "ok" or parsed.cot_conclusion is None
     consistent = not undetermined and answers_match(parsed.cot_conclusion, parsed.answer, item)
     return RewardBreakdown(format=format_reward(text), accuracy=1.0 if is_correct(parsed, item) else 0.0,
                            consistent=1.0 if consistent else 0.0, undetermined=undetermined)
+
+
+def _judge_verdict(judge, parsed, item: Item) -> str:
+    from lmms_robust.judge.client import build_prompt
+
+    options = list(zip(item.letters, item.options))
+    answer_text = dict(options).get(parsed.answer) if item.is_multiple_choice else None
+    prompt = build_prompt(item.question, options, parsed.cot, parsed.answer, answer_text)
+    return str(judge.judge_prompt(prompt).get("verdict", "undetermined")).lower()
 
 
 def accuracy_reward(completion: str, item: Item, *, prefill: str | None = None) -> float:
@@ -126,9 +148,9 @@ def accuracy_reward(completion: str, item: Item, *, prefill: str | None = None) 
     return score_completion(completion, item, prefill=prefill).accuracy
 
 
-def consistency_indicator(completion: str, item: Item, *, prefill: str | None = None) -> float:
+def consistency_indicator(completion: str, item: Item, *, prefill: str | None = None, judge=None) -> float:
     """1.0 when the CoT's conclusion matches the answer; inconsistent and undetermined are 0.0."""
-    return score_completion(completion, item, prefill=prefill).consistent
+    return score_completion(completion, item, prefill=prefill, judge=judge).consistent
 
 
 def total_reward(completion: str, item: Item, *, prefill: str | None = None) -> float:
@@ -136,9 +158,9 @@ def total_reward(completion: str, item: Item, *, prefill: str | None = None) -> 
     return score_completion(completion, item, prefill=prefill).total
 
 
-def faithfulness_reward(completion: str, item: Item, *, prefill: str | None = None) -> float:
+def faithfulness_reward(completion: str, item: Item, *, prefill: str | None = None, judge=None) -> float:
     """(0.1 × format + 1.0 × accuracy) × consistency indicator (undetermined counts as 0)."""
-    return score_completion(completion, item, prefill=prefill).faithfulness
+    return score_completion(completion, item, prefill=prefill, judge=judge).faithfulness
 
 
 # -------------------------------------------------------------------------------------------------- items
@@ -223,7 +245,7 @@ def _prefills(prompts: Sequence | None, n: int, kwargs: dict) -> list[str | None
     return out
 
 
-def _trl(component: str):
+def _trl(component: str, judge=None):
     def reward(prompts=None, completions=None, **kwargs) -> list[float]:
         if completions is None:
             raise TypeError("reward function called without completions")
@@ -232,7 +254,7 @@ def _trl(component: str):
         prefills = _prefills(prompts, n, kwargs)
         out = []
         for completion, item, prefill in zip(completions, items, prefills):
-            breakdown = score_completion(_completion_text(completion), item, prefill=prefill)
+            breakdown = score_completion(_completion_text(completion), item, prefill=prefill, judge=judge)
             out.append(float(getattr(breakdown, component)))
         return out
 
@@ -256,6 +278,11 @@ trl_consistency_reward = _trl("consistent")
 trl_total_reward = _trl("total")
 trl_faithfulness_reward = _trl("faithfulness")
 trl_consistency_reward.__name__ = trl_consistency_reward.__qualname__ = "consistency_reward"
+
+
+def trl_faithfulness_reward_with_judge(judge):
+    """The TRL faithfulness reward with consistency decided by an LLM judge (e.g. ``OpenAIJudge``)."""
+    return _trl("faithfulness", judge=judge)
 
 
 # ------------------------------------------------------------------------------------------------- verl
