@@ -26,7 +26,8 @@ def test_two_grpo_steps_on_the_tiny_vlm(tmp_path):
     ds = datasets.Dataset.from_list(rows).cast_column("decoded_image", datasets.Image())
     # Every row prefilled with the wrong think, so the steps exercise the open-assistant-turn path.
     ds = augment_dataset(ds, "mathvista", probabilities={"wrongthink": 1.0}).rename_column("decoded_image", "image")
-    assert sum(a == "wrongthink" for a in ds["lr_augmentation"]) >= 6
+    # at probability 1.0 every item where wrong think applies gets it: all but s8, whose list answer is not perturbed
+    assert [a == "wrongthink" for a in ds["lr_augmentation"]] == [True] * 7 + [False]
 
     seen = []
 
@@ -46,6 +47,9 @@ def test_two_grpo_steps_on_the_tiny_vlm(tmp_path):
     assert trainer.state.global_step == 2
     logged = [entry for entry in trainer.state.log_history if "rewards/total_reward/mean" in entry]
     assert logged and all("rewards/faithfulness_reward/mean" in entry for entry in logged)
+    # 8 random-weight tokens never make a well-formed, correct answer: every reward is exactly 0
+    assert all(entry["rewards/total_reward/mean"] == 0.0 for entry in logged)
+    assert all(entry["rewards/faithfulness_reward/mean"] == 0.0 for entry in logged)
     prompts, completions, prefills = seen[0]
     assert any(p for p in prefills)
     for prompt, prefill in zip(prompts, prefills):
