@@ -24,9 +24,13 @@ API_KEY_ENV = "LMMS_ROBUST_JUDGE_API_KEY"
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("run_dirs", nargs="+", help="lmms-eval --output_path folders (run with --log_samples)")
-    parser.add_argument("--base-url", required=True, help="OpenAI-compatible server root, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--base-url", default=None,
+                        help="OpenAI-compatible server root, e.g. http://127.0.0.1:8000; 'local' runs --model with "
+                             "transformers in this process instead")
     parser.add_argument("--model", dest="models", action="append", required=True,
-                        help="judge model name as the server knows it; repeat for several judges (same server)")
+                        help="judge model name as the server knows it (with --base-url local: a checkpoint path or "
+                             "hub id); repeat for several judges")
+    parser.add_argument("--device", default="cpu", help="with --base-url local: where the judge model runs")
     parser.add_argument("-o", "--out", required=True, help="per-item verdicts (JSONL)")
     parser.add_argument("--summary", default=None, help="agreement summary JSON (default: OUT with .summary.json)")
     parser.add_argument("--cache-dir", default=None,
@@ -68,6 +72,11 @@ def consistency_by_group(verdicts: list[dict]) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     from lmms_robust.report.load import ReportInputError, load_runs
 
+    if not args.base_url:
+        print("error: give --base-url URL (an OpenAI-compatible server) or --base-url local (transformers)",
+              file=sys.stderr)
+        return 2
+
     try:
         task_runs, warnings = load_runs([Path(d) for d in args.run_dirs])
     except ReportInputError as exc:
@@ -95,14 +104,21 @@ def run(args: argparse.Namespace) -> int:
     all_verdicts: list[dict] = []
     labels_by_judge: dict[str, dict] = {}
     for model in args.models:
-        judge = OpenAIJudge(args.base_url, model, api_key=api_key, max_concurrency=args.max_concurrency,
-                            retries=args.retries, timeout=args.timeout, cache_dir=cache_dir,
-                            max_tokens=args.max_tokens)
+        if args.base_url == "local":
+            from lmms_robust.judge.local import TransformersJudge
+
+            judge = TransformersJudge(model, device=args.device, max_new_tokens=args.max_tokens or 512,
+                                      cache_dir=cache_dir)
+        else:
+            judge = OpenAIJudge(args.base_url, model, api_key=api_key, max_concurrency=args.max_concurrency,
+                                retries=args.retries, timeout=args.timeout, cache_dir=cache_dir,
+                                max_tokens=args.max_tokens)
         verdicts = judge_records(inputs, judge)
         all_verdicts.extend(verdicts)
         labels_by_judge[model] = {_key(v): v["verdict"] for v in verdicts}
         tally = {label: sum(v["verdict"] == label for v in verdicts) for label in (*LABELS, "undetermined")}
-        print(f"{model}: {len(verdicts)} items, {judge.requests_sent} requests sent, {tally}", file=sys.stderr)
+        sent = getattr(judge, "requests_sent", getattr(judge, "generations", 0))
+        print(f"{model}: {len(verdicts)} items, {sent} requests sent, {tally}", file=sys.stderr)
 
     rule = {_key(i): i["rule_label"] for i in inputs if i.get("rule_label") is not None}
     with out.open("w", encoding="utf-8") as handle:
