@@ -15,8 +15,8 @@ from lmms_robust.core.letters import brier, expected_calibration_error, summariz
 from lmms_robust.core.parse import answers_match, is_correct
 from lmms_robust.core.perturb import Perturbation, variant_spec
 
-__all__ = ["HIGHER_IS_BETTER", "METRICS", "QUADRANTS", "RECORD_KEYS", "STATUSES", "aggregate", "score_item",
-           "summarize"]
+__all__ = ["HIGHER_IS_BETTER", "METRICS", "QUADRANTS", "RECORD_KEYS", "STATUSES", "aggregate", "rejudge",
+           "score_item", "summarize"]
 
 QUADRANTS = ("consistent_correct", "inconsistent_correct", "consistent_incorrect", "inconsistent_incorrect",
              "undetermined")
@@ -48,7 +48,8 @@ RECORD_KEYS = (
     "item_id", "benchmark", "variant", "doc_id", "status", "unparsed_reason", "answer", "answer_source", "gold",
     "correct", "cot_conclusion", "consistent", "consistency_applicable", "quadrant", "abstained", "target",
     "caption", "prefill", "prefill_chars", "abstain_letter", "letter_probs", "letter_mass", "letter_forced",
-    "letter_entropy", "letter_entropy_norm", "p_correct", "letter_predicted", "letter_brier",
+    "letter_entropy", "letter_entropy_norm", "p_correct", "letter_predicted", "letter_brier", "consistency_source",
+    "judge_verdict",
 )
 COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined", "n_letter_items")
 
@@ -92,6 +93,7 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         "prefill_chars": len(pert.prefill or "") if prefill_chars is None else int(prefill_chars),
         "abstain_letter": pert.abstain_letter,
         **dict.fromkeys(RECORD_KEYS[RECORD_KEYS.index("letter_probs"):]),
+        "consistency_source": "rules",
     }
     if not pert.applicable:
         return record
@@ -155,15 +157,30 @@ def aggregate(records: Sequence[dict], metric: str) -> float | None:
         return expected_calibration_error([r["letter_probs"][r["letter_predicted"]] for r in with_probs],
                                           [r["letter_predicted"] in r["gold"] for r in with_probs])
     judged = [r for r in scored if r["consistency_applicable"]]
+    # decided = the rules (or the judge, see rejudge) said consistent or inconsistent
     if metric == "consistency":
-        determined = [r for r in judged if r["status"] == "ok" and r["cot_conclusion"] is not None]
-        return _share(determined, lambda r: r["consistent"] is True)
+        return _share([r for r in judged if r["consistent"] is not None], lambda r: r["consistent"] is True)
     if metric == "undetermined_rate":
-        return _share(judged, lambda r: not (r["status"] == "ok" and r["cot_conclusion"] is not None))
+        return _share(judged, lambda r: r["consistent"] is None)
     if metric == "consistent_acc":
         return _share(judged, lambda r: r["correct"] is True and r["consistent"] is True)
     quadrant = metric[len("q_"):]
     return _share(judged, lambda r: r["quadrant"] == quadrant)
+
+
+def rejudge(record: dict, verdict: str, judge_name: str) -> dict:
+    """The record with consistency decided by an LLM judge's verdict instead of the rules (PROTOCOL.md §4).
+
+    ``consistent``/``inconsistent`` decide; any other verdict (no_conclusion, undetermined, not_applicable) leaves
+    the item undetermined. The rules' ``cot_conclusion`` stays in the record for comparison.
+    """
+    if record["status"] == "not_applicable" or not record["consistency_applicable"]:
+        return record
+    consistent = {"consistent": True, "inconsistent": False}.get(verdict)
+    quadrant = "undetermined" if consistent is None else (
+        f"{'consistent' if consistent else 'inconsistent'}_{'correct' if record['correct'] else 'incorrect'}")
+    return {**record, "consistent": consistent, "quadrant": quadrant, "judge_verdict": verdict,
+            "consistency_source": f"judge:{judge_name}"}
 
 
 def summarize(records: Sequence[dict]) -> dict[str, float | int | None]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import partial
 
 from lmms_robust.benchmarks import IMAGE_FIELDS
 from lmms_robust.core.parse import parse_response
-from lmms_robust.core.scoring import METRICS, aggregate, score_item
+from lmms_robust.core.scoring import METRICS, aggregate, rejudge, score_item
 from lmms_robust.harness.docs import perturbation_from_doc
 from lmms_robust.harness.filters import decode_response
 from lmms_robust.resources import render
@@ -74,7 +76,52 @@ def process_results(doc: dict, results: list) -> dict:
     parsed = parse_response(full_turn, pert.item) if pert.applicable else None
     record = score_item(pert, parsed, doc_id=doc.get("lr_doc_id"), prefill_chars=len(pert.prefill or ""),
                         letters=letters)
+    judge = configured_judge()
+    if judge is not None and parsed is not None:
+        record = rejudge(record, _judge_verdict(judge, parsed, pert.item, record), judge.model)
     return {metric: record for metric in METRICS}
+
+
+JUDGE_ENV = ("LMMS_ROBUST_JUDGE_URL", "LMMS_ROBUST_JUDGE_MODEL", "LMMS_ROBUST_JUDGE_CACHE")
+_judge_lock = threading.Lock()
+_judges: dict[tuple, object] = {}
+
+
+def configured_judge():
+    """The LLM judge for consistency during a run, when ``LMMS_ROBUST_JUDGE_URL`` and ``_MODEL`` are set.
+
+    The URL of an OpenAI-compatible server, or ``local`` to run ``_MODEL`` with transformers; ``_CACHE`` names a
+    verdict cache folder. One judge per process (process_results runs in a thread pool).
+    """
+    url, model, cache = (os.environ.get(name) for name in JUDGE_ENV)
+    if not url or not model:
+        return None
+    with _judge_lock:
+        if (url, model, cache) not in _judges:
+            if url == "local":
+                from lmms_robust.judge.local import TransformersJudge
+
+                _judges[(url, model, cache)] = TransformersJudge(model, cache_dir=cache)
+            else:
+                from lmms_robust.judge.client import OpenAIJudge, api_key_from_env
+
+                _judges[(url, model, cache)] = OpenAIJudge(url, model, api_key=api_key_from_env(), cache_dir=cache)
+        return _judges[(url, model, cache)]
+
+
+def _judge_verdict(judge, parsed, item, record: dict) -> str:
+    """The judge's verdict, or ``not_applicable`` where there is nothing to judge; never raises."""
+    if record["status"] != "ok" or not (parsed.cot or "").strip() or not record["consistency_applicable"]:
+        return "not_applicable"
+    from lmms_robust.judge.client import build_prompt
+
+    options = list(zip(item.letters, item.options))
+    answer_text = dict(options).get(parsed.answer) if item.is_multiple_choice else None
+    try:
+        return str(judge.judge_prompt(build_prompt(item.question, options, parsed.cot, parsed.answer,
+                                                   answer_text))["verdict"]).lower()
+    except Exception:  # noqa: BLE001 - a failed judgement is undetermined, and process_results must not raise
+        return "undetermined"
 
 
 def _aggregation(metric: str, records: list) -> float | None:

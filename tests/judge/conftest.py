@@ -1,5 +1,6 @@
 import pytest
 
+from tests.harness.conftest import lmms_eval_runner, local_tasks, sample_dir, work  # noqa: F401 (fixtures)
 from tests.judge.server import ScriptedServer
 
 
