@@ -75,7 +75,8 @@ def run_report(args) -> int:
     from lmms_robust.report import ReportInputError, build_report
 
     try:
-        written = build_report([Path(p) for p in args.run_dirs], Path(args.out))
+        written = build_report([Path(p) for p in args.run_dirs], Path(args.out),
+                               judge_summaries=[Path(p) for p in args.judge_summary])
     except ReportInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="paired robustness report over lmms-eval output folders")
     report.add_argument("run_dirs", nargs="+", help="lmms-eval --output_path folders (run with --log_samples)")
     report.add_argument("-o", "--out", required=True, help="directory for the Markdown, CSV, JSON, PNG and HTML")
+    report.add_argument("--judge-summary", action="append", default=[],
+                        help="a .summary.json from lmms-robust judge: adds its agreement tables (repeatable)")
     report.set_defaults(func=run_report)
 
     from lmms_robust.judge import cli as judge_cli

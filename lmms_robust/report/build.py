@@ -18,7 +18,8 @@ TITLE = "lmms-robust report"
 MAX_IDS_SHOWN = 10
 
 
-def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES, seed: int = SEED) -> list[Path]:
+def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES, seed: int = SEED,
+                 judge_summaries: list[Path] = ()) -> list[Path]:
     """Read lmms-eval output folders and write the robustness report into ``out``.
 
     Args:
@@ -26,6 +27,8 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
             folder may hold several tasks, and several models are told apart by backend + ``pretrained=``/``path=``).
         out: the folder to write into (created).
         n_resamples, seed: the paired bootstrap (protocol default: 10,000 resamples, seed 0).
+        judge_summaries: ``*.summary.json`` files written by ``lmms-robust judge``; their agreement statistics
+            (across judges, and rules against each judge) become a section of the report.
 
     Returns:
         The files written: ``report.md``, ``report.csv``, ``leaderboard.json``, ``report.html``, then the PNGs.
@@ -63,6 +66,8 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     display_rows = [{**row, "model": labels[row["model"]]} for row in rows]
     pngs = _plots(display_rows, out)
     blocks = _blocks(display_rows, document, runs, labels, pngs, bootstrap)
+    for summary_path in judge_summaries:
+        blocks.extend(_judge_blocks(Path(summary_path)))
 
     written = []
     for name, text in (("report.md", to_markdown(blocks)), ("report.csv", to_csv(document["entries"])),
@@ -111,6 +116,33 @@ def _plots(rows: list[dict], out: Path) -> dict[str, list[Path]]:
         uncertainty = plot_uncertainty(subset, benchmark, out / f"{slug}_uncertainty.png")
         pngs[benchmark] = paths + ([uncertainty] if uncertainty else [])
     return pngs
+
+
+def _judge_blocks(path: Path) -> list[Block]:
+    """Agreement tables from one ``lmms-robust judge`` summary."""
+    from lmms_robust.report.load import ReportInputError
+
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ReportInputError(f"{path}: not a judge summary ({exc}); pass the .summary.json lmms-robust judge wrote")
+    blocks = [Block("h2", f"LLM-judge consistency: {path.name}"),
+              Block("p", str(summary.get("undetermined_policy", "")))]
+    across = summary.get("across_judges")
+    if across:
+        blocks.append(_table(("judges", "items compared", "strict agreement", "Fleiss' kappa"), [across],
+                             lambda a: (", ".join(a["judges"]), str(a["n_compared"]), fmt(a["strict_agreement"]),
+                                        fmt(a["fleiss_kappa"]))))
+    if summary.get("pairwise"):
+        blocks.append(_table(("judge A", "judge B", "items compared", "agreement", "Cohen's kappa"),
+                             summary["pairwise"], lambda p: (p["a"], p["b"], str(p["n_compared"]),
+                                                             fmt(p["agreement"]), fmt(p["cohen_kappa"]))))
+    rules = summary.get("rule_vs_judge") or {}
+    if rules:
+        blocks.append(_table(("rules vs judge", "items compared", "agreement", "Cohen's kappa"), sorted(rules.items()),
+                             lambda kv: (kv[0], str(kv[1]["n_compared"]), fmt(kv[1]["agreement"]),
+                                         fmt(kv[1]["cohen_kappa"]))))
+    return blocks
 
 
 def _table(header, rows, cells) -> Block:

@@ -67,6 +67,14 @@ def test_judge_cli_end_to_end(server, tmp_path):
     row = next(r for r in summary["consistency"] if r["judge"] == "j1")
     assert row["n_applicable"] == 5 and row["n_decided"] == 3 and abs(row["consistency"] - 2 / 3) < 1e-9
 
+    # the report renders the agreement tables from this summary
+    from lmms_robust.report.build import _judge_blocks
+    from lmms_robust.report.render import to_markdown
+
+    markdown = to_markdown(_judge_blocks(out.with_suffix(".summary.json")))
+    assert "| j1, j2 | 3 | 1.000 |" in markdown  # judges, compared, strict agreement
+    assert "| j1 | 3 | 1.000 |" in markdown  # rules vs j1
+
     # rerun: everything the judges answered is cached; only the unreadable reply (cached too) -> zero requests
     assert run(args_for(argv)) == 0
     assert server.requests == 8
