@@ -84,6 +84,16 @@ def cache_key(model: str, prompt: str) -> str:
     return hashlib.sha256(json.dumps([model, prompt], ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def cached_verdict(cache: "_Cache", model: str, prompt: str) -> tuple[str, dict | None]:
+    """The cache key of (model, prompt) and the cached result in ``judge_prompt``'s shape, or None."""
+    key = cache_key(model, prompt)
+    hit = cache.get(key)
+    if hit is None:
+        return key, None
+    return key, {"verdict": hit["verdict"], "reason": hit.get("reason"), "reply": hit.get("reply"), "cached": True,
+                 "attempts": 0}
+
+
 class _Cache:
     """Append-only JSONL ``{key, model, verdict, reason, reply}``; the last line for a key wins."""
 
@@ -157,11 +167,9 @@ class OpenAIJudge:
 
     def judge_prompt(self, prompt: str) -> dict:
         """``{verdict, reason, reply, cached, attempts}`` for one rendered prompt."""
-        key = cache_key(self.model, prompt)
-        hit = self.cache.get(key)
+        key, hit = cached_verdict(self.cache, self.model, prompt)
         if hit is not None:
-            return {"verdict": hit["verdict"], "reason": hit.get("reason"), "reply": hit.get("reply"),
-                    "cached": True, "attempts": 0}
+            return hit
         attempts, last_error = 0, None
         for attempt in range(self.retries + 1):
             if attempt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from lmms_robust.judge.client import _Cache, cache_key, parse_verdict
+from lmms_robust.judge.client import _Cache, cached_verdict, parse_verdict
 
 
 class TransformersJudge:
@@ -42,11 +42,9 @@ class TransformersJudge:
     def judge_prompt(self, prompt: str) -> dict:
         import torch
 
-        key = cache_key(self.model, prompt)
-        hit = self.cache.get(key)
+        key, hit = cached_verdict(self.cache, self.model, prompt)
         if hit is not None:
-            return {"verdict": hit["verdict"], "reason": hit.get("reason"), "reply": hit.get("reply"),
-                    "cached": True, "attempts": 0}
+            return hit
         text = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                                   add_generation_prompt=True)
         inputs = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)

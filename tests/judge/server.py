@@ -36,11 +36,11 @@ class ScriptedServer:
                     server.requests += 1
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self.counted = True
                 try:
                     server.handle(self)
                 finally:
-                    with server.lock:
-                        server.in_flight -= 1
+                    server.release(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -53,6 +53,14 @@ class ScriptedServer:
         self.thread.start()
         self.timer.start()
         return self
+
+    def release(self, h) -> None:
+        """A request stops counting as in flight before its reply is sent: once the client holds the reply it may
+        send the next request, and that one must not overlap this one in the count."""
+        with self.lock:
+            if getattr(h, "counted", False):
+                h.counted = False
+                self.in_flight -= 1
 
     def stop(self) -> None:
         self.timer.cancel()
@@ -93,8 +101,8 @@ class ScriptedServer:
                                                                                       "content": content}}]}
         self.send(h, 200, json.dumps(payload).encode())
 
-    @staticmethod
-    def send(h, code: int, data: bytes) -> None:
+    def send(self, h, code: int, data: bytes) -> None:
+        self.release(h)
         h.send_response(code)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))
