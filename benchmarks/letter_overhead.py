@@ -48,20 +48,15 @@ def sync(device: str) -> None:
 
 def per_option_loglikelihood(backend, inputs, head_ids, context: str, letters) -> dict[str, float]:
     """One forward per option over head + context + "<answer>L": the log-likelihood of each option's tokens."""
-    media = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-    per_token = [k for k, v in media.items() if torch.is_tensor(v) and v.dim() == 2 and v.shape == (1, len(head_ids))]
     context_ids = backend.tokenizer(context, add_special_tokens=False)["input_ids"]
     scores = {}
     for letter in letters:
         full = backend.tokenizer(context + letter_forms(letter)[0], add_special_tokens=False)["input_ids"]
         shared = next((i for i, (a, b) in enumerate(zip(full, context_ids)) if a != b), len(context_ids))
-        ids = torch.tensor([head_ids + full], device=backend.device)
-        side = {k: torch.nn.functional.pad(media[k], (0, len(full))) if k in per_token else v for k, v in media.items()}
-        with torch.inference_mode():
-            logits = backend.model(input_ids=ids, attention_mask=torch.ones_like(ids), **side).logits[0].float()
-        logprobs = logits.log_softmax(-1)
+        sequence = head_ids + full
+        logprobs = backend.teacher_forced_logits(inputs, sequence).float().log_softmax(-1)
         start = len(head_ids) + shared
-        scores[letter] = float(sum(logprobs[pos - 1, ids[0, pos]] for pos in range(start, ids.shape[1])))
+        scores[letter] = float(sum(logprobs[pos - 1, sequence[pos]] for pos in range(start, len(sequence))))
     return scores
 
 

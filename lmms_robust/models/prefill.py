@@ -155,7 +155,8 @@ class PrefillChatModel(lmms):
         sampling = {"do_sample": True, "temperature": temperature, "top_p": gen_kwargs.get("top_p")} if temperature > 0 else {"do_sample": False}
         inputs = self.prepare_inputs(texts, hf_messages).to(self.device)
         # one row with letters wanted: keep the generation's logits and cache, so the letter pass can reuse them
-        keep = len(batch) == 1 and self.letter_probs and self._option_letters(docs[0]) is not None
+        option_letters = [self._option_letters(doc) if self.letter_probs else None for doc in docs]
+        keep = len(batch) == 1 and option_letters[0] is not None
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.tokenizer.eos_token_id,
                                       pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling,
@@ -163,11 +164,10 @@ class PrefillChatModel(lmms):
         prompt_len = inputs["input_ids"].shape[1]
         generation = Generation(out.sequences[0].tolist(), prompt_len, out.logits, out.past_key_values) if keep else None
         results = []
-        for request, doc, messages, text, sequence in zip(batch, docs, hf_messages, texts, out.sequences):
+        for request, letters, messages, text, sequence in zip(batch, option_letters, hf_messages, texts, out.sequences):
             new_ids = sequence[prompt_len:]
             answer = self.tokenizer.decode(new_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             answer = _cut_at_stop(answer, until)
-            letters = self._option_letters(doc) if self.letter_probs else None
             if letters:
                 reusable = inputs if len(batch) == 1 else None  # one row: its vision inputs serve the letter pass
                 answer = attach(answer, self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
@@ -201,9 +201,6 @@ class PrefillChatModel(lmms):
         if inputs is None:
             inputs = self.prepare_inputs([self.render(head)], [head]).to(self.device)
         head_ids = inputs["input_ids"][0].tolist()
-        media = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-        # per-token side inputs (e.g. mm_token_type_ids) grow with the sequence: text tokens are 0
-        per_token = [k for k, v in media.items() if torch.is_tensor(v) and v.dim() == 2 and v.shape == (1, len(head_ids))]
 
         def tokenize(text: str) -> list[int]:
             return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -215,12 +212,8 @@ class PrefillChatModel(lmms):
                 rows = generation.rows(head_ids + prefix, extra, self.model)
                 if rows is not None:
                     return rows
-            ids = torch.tensor([head_ids + prefix + extra], device=self.device)
-            grown = len(prefix) + len(extra)
-            side = {k: torch.nn.functional.pad(media[k], (0, grown)) if k in per_token else v for k, v in media.items()}
-            with torch.inference_mode():
-                logits = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), **side).logits
-            return logits[0, -(len(extra) + 1):].float().log_softmax(-1)
+            logits = self.teacher_forced_logits(inputs, head_ids + prefix + extra)
+            return logits[-(len(extra) + 1):].float().log_softmax(-1)
 
         return {"raw": letter_masses(forward, prefix, paths), "forced": forced}
 
@@ -233,11 +226,22 @@ class PrefillChatModel(lmms):
         keep = ids.shape[1] - len(prefill_ids)
         if prefill_ids and ids[0, keep:].tolist() != prefill_ids:
             return None
-        cut = {}
-        for key, value in prompt_inputs.items():
-            per_token = torch.is_tensor(value) and value.dim() == 2 and value.shape == ids.shape
-            cut[key] = value[:, :keep] if per_token else value
-        return cut
+        return {key: value[:, :keep] if _per_token(value, ids) else value for key, value in prompt_inputs.items()}
+
+    def teacher_forced_logits(self, prompt_inputs, ids: list[int]) -> torch.Tensor:
+        """Logits at every position of ``ids`` (the prompt's own ids, then any more), with the prompt's vision
+        inputs. Per-token side inputs (e.g. mm_token_type_ids) grow with the sequence: added text tokens are 0."""
+        prompt_ids = prompt_inputs["input_ids"]
+        grown = len(ids) - prompt_ids.shape[1]
+        side = {key: torch.nn.functional.pad(value, (0, grown)) if _per_token(value, prompt_ids) else value
+                for key, value in prompt_inputs.items() if key not in ("input_ids", "attention_mask")}
+        input_ids = torch.tensor([ids], device=self.device)
+        with torch.inference_mode():
+            return self.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **side).logits[0]
+
+
+def _per_token(value, ids: torch.Tensor) -> bool:
+    return torch.is_tensor(value) and value.dim() == 2 and value.shape == ids.shape
 
 
 class Generation:
