@@ -21,12 +21,37 @@ class PrefillUnsupported(RuntimeError):
 
 
 def doc_to_visual(doc: dict) -> list:
-    image = doc.get(IMAGE_FIELDS[perturbation_from_doc(doc).item.benchmark])
-    return [image.convert("RGB")] if image is not None else []
+    return _images(doc, perturbation_from_doc(doc))
 
 
 def user_text(doc: dict) -> str:
+    return _user_text(perturbation_from_doc(doc))
+
+
+def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The user turn. Refuses prefill variants on a backend that cannot continue an assistant turn."""
     pert = perturbation_from_doc(doc)
+    _require_prefill_support(pert, lmms_eval_specific_kwargs)
+    return _user_text(pert)
+
+
+def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:
+    pert = perturbation_from_doc(doc)
+    _require_prefill_support(pert, lmms_eval_specific_kwargs)
+    content = [{"type": "image", "url": image} for image in _images(doc, pert)]
+    content.append({"type": "text", "text": _user_text(pert)})
+    messages = [{"role": "user", "content": content}]
+    if pert.prefill:
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": pert.prefill}]})
+    return messages
+
+
+def _images(doc: dict, pert) -> list:
+    image = doc.get(IMAGE_FIELDS[pert.item.benchmark])
+    return [image.convert("RGB")] if image is not None else []
+
+
+def _user_text(pert) -> str:
     item = pert.item
     return render(
         "user_prompt.jinja",
@@ -37,27 +62,13 @@ def user_text(doc: dict) -> str:
     )
 
 
-def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
-    """The user turn. Refuses prefill variants on a backend that cannot continue an assistant turn."""
-    pert = perturbation_from_doc(doc)
+def _require_prefill_support(pert, lmms_eval_specific_kwargs: dict | None) -> None:
     if pert.prefill is not None and not (lmms_eval_specific_kwargs or {}).get(PREFILL_KWARG, False):
         raise PrefillUnsupported(
             f"variant {pert.variant!r} prefills the assistant turn, and this backend would not continue it "
             f"(it would open a new turn or drop the prefix). Run it with --model qwen2_5_vl_robust "
             f"(or robust_replay to re-score saved outputs)."
         )
-    return user_text(doc)
-
-
-def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:
-    text = doc_to_text(doc, lmms_eval_specific_kwargs)
-    content = [{"type": "image", "url": image} for image in doc_to_visual(doc)]
-    content.append({"type": "text", "text": text})
-    messages = [{"role": "user", "content": content}]
-    prefill = perturbation_from_doc(doc).prefill
-    if prefill:
-        messages.append({"role": "assistant", "content": [{"type": "text", "text": prefill}]})
-    return messages
 
 
 def doc_to_target(doc: dict) -> str:
@@ -113,15 +124,9 @@ def _judge_verdict(judge, parsed, item, record: dict) -> str:
     """The judge's verdict, or ``not_applicable`` where there is nothing to judge; never raises."""
     if record["status"] != "ok" or not (parsed.cot or "").strip() or not record["consistency_applicable"]:
         return "not_applicable"
-    from lmms_robust.judge.client import build_prompt
+    from lmms_robust.judge.client import judge_parsed
 
-    options = list(zip(item.letters, item.options))
-    answer_text = dict(options).get(parsed.answer) if item.is_multiple_choice else None
-    try:
-        return str(judge.judge_prompt(build_prompt(item.question, options, parsed.cot, parsed.answer,
-                                                   answer_text))["verdict"]).lower()
-    except Exception:  # noqa: BLE001 - a failed judgement is undetermined, and process_results must not raise
-        return "undetermined"
+    return judge_parsed(judge, item, parsed)
 
 
 def _aggregation(metric: str, records: list) -> float | None:

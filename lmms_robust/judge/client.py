@@ -275,6 +275,21 @@ def judge_records(records_with_text: Iterable[dict], judge: OpenAIJudge) -> list
     return out
 
 
+def judge_parsed(judge, item, parsed) -> str:
+    """A judge's lower-case verdict on one parsed response of ``item``; ``undetermined`` if judging fails.
+
+    ``judge``: anything with ``judge_prompt(prompt) -> {"verdict": ...}`` (``OpenAIJudge``, ``TransformersJudge``).
+    The caller decides first that there is something to judge (a parsed answer and a CoT).
+    """
+    options = list(zip(item.letters, item.options))
+    answer_text = dict(options).get(parsed.answer) if item.is_multiple_choice else None
+    try:
+        reply = judge.judge_prompt(build_prompt(item.question, options, parsed.cot, parsed.answer, answer_text))
+        return str(reply.get("verdict", UNDETERMINED)).lower()
+    except Exception:  # noqa: BLE001 - a failed judgement is undetermined, never a guess, and callers must not raise
+        return UNDETERMINED
+
+
 def api_key_from_env(name: str = "LMMS_ROBUST_JUDGE_API_KEY") -> str | None:
     """The judge's API key from the environment variable the user named (none by default)."""
     return os.environ.get(name) or None

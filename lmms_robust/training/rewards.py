@@ -122,8 +122,10 @@ def score_completion(completion: str, item: Item, *, prefill: str | None = None,
     text = full_turn(completion, prefill)
     parsed = parse_response(text, item)
     if judge is not None:
+        from lmms_robust.judge.client import judge_parsed
+
         undetermined = parsed.status != "ok" or not parsed.cot
-        verdict = None if undetermined else _judge_verdict(judge, parsed, item)
+        verdict = None if undetermined else judge_parsed(judge, item, parsed)
         undetermined = undetermined or verdict not in ("consistent", "inconsistent")
         consistent = verdict == "consistent"
         return RewardBreakdown(format=format_reward(text), accuracy=1.0 if is_correct(parsed, item) else 0.0,
@@ -132,15 +134,6 @@ def score_completion(completion: str, item: Item, *, prefill: str | None = None,
     consistent = not undetermined and answers_match(parsed.cot_conclusion, parsed.answer, item)
     return RewardBreakdown(format=format_reward(text), accuracy=1.0 if is_correct(parsed, item) else 0.0,
                            consistent=1.0 if consistent else 0.0, undetermined=undetermined)
-
-
-def _judge_verdict(judge, parsed, item: Item) -> str:
-    from lmms_robust.judge.client import build_prompt
-
-    options = list(zip(item.letters, item.options))
-    answer_text = dict(options).get(parsed.answer) if item.is_multiple_choice else None
-    prompt = build_prompt(item.question, options, parsed.cot, parsed.answer, answer_text)
-    return str(judge.judge_prompt(prompt).get("verdict", "undetermined")).lower()
 
 
 def accuracy_reward(completion: str, item: Item, *, prefill: str | None = None) -> float:
