@@ -13,6 +13,7 @@ from pathlib import Path
 from lmms_robust.resources import tasks_dir
 
 _PARQUET = (".parquet",)
+COMMON_YAML = "_lmms_robust_common_yaml"
 
 
 def base_yaml_name(benchmark: str) -> str:
@@ -54,10 +55,17 @@ def localize(benchmark: str, data: str | Path, out: str | Path, split: str | Non
     data_path = Path(data)
     if not data_path.exists():
         raise FileNotFoundError(f"{data_path} does not exist")
-    replaced = []
+    replaced, in_kwargs = [], False
     for line in lines:
+        if in_kwargs and line.startswith((" ", "\t")):
+            continue  # the hub dataset's own dataset_kwargs (e.g. token: True) do not apply to local data
+        in_kwargs = False
         if line.startswith("dataset_path:"):
             replaced.extend(local_dataset_lines(data_path, split))
+        elif line.startswith("dataset_kwargs:"):
+            in_kwargs = True
+        elif line.startswith("dataset_name:"):
+            continue  # a hub config name; a local copy has one config
         elif line.startswith("test_split:"):
             replaced.append(f"test_split: {split}")
         else:
@@ -67,4 +75,6 @@ def localize(benchmark: str, data: str | Path, out: str | Path, split: str | Non
         shutil.rmtree(target)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     (target / base.name).write_text("\n".join(replaced) + "\n")
+    # The shared base the benchmark's YAML includes ("../_lmms_robust_common_yaml") must sit beside it.
+    shutil.copy2(tasks_dir() / COMMON_YAML, Path(out) / COMMON_YAML)
     return Path(out)

@@ -1,22 +1,37 @@
-"""One small adapter per benchmark: a dataset row (a dict in the benchmark's own schema) -> core Item."""
+"""One small adapter module per benchmark.
+
+Each module defines:
+  ``BENCHMARK``   its name (the task prefix, part of the perturbation seed);
+  ``IMAGE_FIELD`` the dataset column holding the image (checked to exist; its nulls are a missing image);
+  ``to_item(row) -> Item``  a dataset row in the benchmark's own schema -> core Item (pure; errors name the item);
+  ``images(doc) -> list``   the doc's PIL images, through lmms-eval's own loader where lmms-eval has the benchmark.
+"""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Callable
 
-from lmms_robust.benchmarks import mathvista
+from lmms_robust.benchmarks import cv_bench, mathvista, mmbench, mme_realworld_lite, threedsrbench, vstar_bench
 from lmms_robust.core.items import Item
 
-ADAPTERS: dict[str, Callable[[dict], Item]] = {
-    "mathvista": mathvista.to_item,
+BENCHMARKS: dict[str, ModuleType] = {
+    module.BENCHMARK: module
+    for module in (mathvista, threedsrbench, cv_bench, mme_realworld_lite, vstar_bench, mmbench)
 }
-IMAGE_FIELDS: dict[str, str] = {
-    "mathvista": mathvista.IMAGE_FIELD,
-}
+PAPER_BENCHMARKS = ("3dsrbench", "cv_bench", "spatial_mm_obj", "spatial_mm_multihop", "whatsup", "vstar_bench",
+                    "mme_realworld_lite", "mmbench_en_dev")
+"""The paper's eight, in its order (PROTOCOL.md §5); ``lmms_robust_eight`` runs them all."""
+ADAPTERS: dict[str, Callable[[dict], Item]] = {name: module.to_item for name, module in BENCHMARKS.items()}
+IMAGE_FIELDS: dict[str, str] = {name: module.IMAGE_FIELD for name, module in BENCHMARKS.items()}
+
+
+def benchmark_module(benchmark: str) -> ModuleType:
+    try:
+        return BENCHMARKS[benchmark]
+    except KeyError:
+        raise ValueError(f"unknown benchmark {benchmark!r}; known: {sorted(BENCHMARKS)}") from None
 
 
 def adapter(benchmark: str) -> Callable[[dict], Item]:
-    try:
-        return ADAPTERS[benchmark]
-    except KeyError:
-        raise ValueError(f"unknown benchmark {benchmark!r}; known: {sorted(ADAPTERS)}") from None
+    return benchmark_module(benchmark).to_item

@@ -12,6 +12,11 @@ REQUIRED_FIELDS = ("pid", "question", "choices", "answer", "question_type", "ans
 _ANSWER_TYPES = {"integer": "integer", "float": "float", "list": "list", "text": "text"}
 
 
+def images(doc: dict) -> list:
+    image = doc.get(IMAGE_FIELD)
+    return [image.convert("RGB")] if image is not None else []
+
+
 def to_item(row: dict) -> Item:
     """Turn one MathVista row into an Item; a missing field is an error naming the field and the item."""
     missing = [field for field in REQUIRED_FIELDS if field not in row]

@@ -30,6 +30,9 @@ class Item:
     precision: int | None = None
     """Decimal places for ``float`` answers."""
     unit: str | None = None
+    category: str | None = None
+    """The benchmark's own question category (CV-Bench ``Depth``, 3DSRBench ``orientation_on_the_left``, ...);
+    the natural perturbation-text generator keys on it. None when the benchmark has none."""
 
     def __post_init__(self) -> None:
         where = f"{self.benchmark} item {self.item_id!r}"

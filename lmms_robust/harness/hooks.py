@@ -6,7 +6,7 @@ import os
 import threading
 from functools import partial
 
-from lmms_robust.benchmarks import IMAGE_FIELDS
+from lmms_robust.benchmarks import benchmark_module
 from lmms_robust.core.parse import parse_response
 from lmms_robust.core.scoring import METRICS, aggregate, rejudge, score_item
 from lmms_robust.harness.docs import perturbation_from_doc
@@ -47,8 +47,7 @@ def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) ->
 
 
 def _images(doc: dict, pert) -> list:
-    image = doc.get(IMAGE_FIELDS[pert.item.benchmark])
-    return [image.convert("RGB")] if image is not None else []
+    return benchmark_module(pert.item.benchmark).images(doc)
 
 
 def _user_text(pert) -> str:
