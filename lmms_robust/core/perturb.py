@@ -24,6 +24,7 @@ __all__ = [
     "Perturbation",
     "TemplateGenerator",
     "VariantSpec",
+    "default_generator",
     "perturb",
     "variant_spec",
     "wrong_option",
@@ -131,7 +132,11 @@ class Perturbation:
 
 
 class Generator(Protocol):
-    """Writes the caption and the rationale that argue for ``target`` (a letter, or a free-form value)."""
+    """Writes the caption and the rationale that argue for ``target`` (a letter, or a free-form value).
+
+    A generator may also define ``target(item, kind, default) -> str`` to choose the target itself (``kind`` is
+    ``wrong`` or ``gold``; ``default`` is the protocol's choice): a perturbation file does.
+    """
 
     def caption(self, item: Item, target: str) -> str: ...
 
@@ -152,6 +157,11 @@ class TemplateGenerator:
 
     def rationale(self, item: Item, target: str) -> str:
         return render(self.rationale_template, **_template_vars(item, target))
+
+
+def default_generator() -> Generator:
+    """The generator ``perturb`` uses when given none (a perturbation file falls back to it for kinds it lacks)."""
+    return TemplateGenerator()
 
 
 def _template_vars(item: Item, target: str) -> dict:
@@ -238,7 +248,7 @@ def perturb(item: Item, variant: str, config: PerturbConfig = PerturbConfig(), g
     ``misleadcap_abstain`` carry the same caption.
     """
     spec = variant_spec(variant)
-    generator = generator or TemplateGenerator()
+    generator = generator or default_generator()
 
     def not_applicable(reason: str) -> Perturbation:
         return Perturbation(variant=variant, item=item, applicable=False, reason=reason)
@@ -257,6 +267,9 @@ def perturb(item: Item, variant: str, config: PerturbConfig = PerturbConfig(), g
             target = _target(item, kind, config.seed)
         except ValueError as err:
             return not_applicable(str(err))
+        choose_target = getattr(generator, "target", None)  # a perturbation file names its own targets
+        if choose_target is not None:
+            target = choose_target(item, kind, target)
 
     caption = prefill = None
     if spec.caption is not None:

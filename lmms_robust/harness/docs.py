@@ -3,6 +3,11 @@
 Each doc keeps its dataset fields and gains four columns:
 ``lr_item_id`` (pairing key), ``lr_doc_id`` (its position, lmms-eval's doc id), ``lr_variant`` and ``lr_perturbation`` (JSON: the item as shown plus the
 caption/prefill/target), so the later hooks need nothing but the doc.
+
+lmms-eval hands ``process_docs`` the dataset alone, so run settings come from the environment
+(``LMMS_ROBUST_SEED``, ``LMMS_ROBUST_PERTURBATIONS``). What was used reaches the results file anyway: lmms-eval
+writes ``str(process_docs)`` into ``configs.<task>.process_docs`` after loading, and our hook's ``str`` names the
+seed and the perturbation source (a file's path and SHA-256).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from typing import Callable
 
 from lmms_robust.benchmarks import IMAGE_FIELDS, adapter
 from lmms_robust.core.items import Item, ItemError
-from lmms_robust.core.perturb import PerturbConfig, Perturbation, perturb, variant_spec
+from lmms_robust.core.perturb import PerturbConfig, Perturbation, default_generator, perturb, variant_spec
+from lmms_robust.core.perturbation_file import FileGenerator, PerturbationFile, load_perturbation_file
 
 SEED_ENV = "LMMS_ROBUST_SEED"
+PERTURBATIONS_ENV = "LMMS_ROBUST_PERTURBATIONS"
 COLUMNS = ("lr_item_id", "lr_doc_id", "lr_variant", "lr_perturbation")
 
 
@@ -28,6 +35,28 @@ def protocol_config() -> PerturbConfig:
     except ValueError:
         raise ValueError(f"{SEED_ENV}={raw!r} is not an integer seed") from None
     return PerturbConfig(seed=seed)
+
+
+_loaded_files: dict[tuple[str, int, int], PerturbationFile] = {}
+
+
+def perturbation_source() -> PerturbationFile | None:
+    """The perturbation file named by ``LMMS_ROBUST_PERTURBATIONS`` (validated), or None for the generator."""
+    raw = os.environ.get(PERTURBATIONS_ENV, "").strip()
+    if not raw:
+        return None
+    path = os.path.abspath(raw)
+    try:
+        stat = os.stat(path)
+        key = (path, stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is None or key not in _loaded_files:  # one read per process, not per variant; re-read if it changed
+        loaded = load_perturbation_file(path)
+        if key is None:
+            return loaded
+        _loaded_files[key] = loaded
+    return _loaded_files[key]
 
 
 def perturbation_to_json(pert: Perturbation) -> str:
@@ -47,9 +76,14 @@ def perturbation_from_doc(doc: dict) -> Perturbation:
     return Perturbation(item=Item(**item_fields), **payload)
 
 
-def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | None = None):
-    """Validate every row, perturb it, and add the lr_* columns. Row order and count never change."""
-    variant_spec(variant)  # unknown variant -> clear error before any row is touched
+def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | None = None,
+               source: PerturbationFile | None = None):
+    """Validate every row, perturb it, and add the lr_* columns. Row order and count never change.
+
+    ``source``: a perturbation file replacing the generator (it must cover the split exactly; see
+    ``PerturbationFile.check_coverage``).
+    """
+    spec = variant_spec(variant)  # unknown variant -> clear error before any row is touched
     config = config or protocol_config()
     to_item = adapter(benchmark)
     image_field = IMAGE_FIELDS[benchmark]
@@ -63,13 +97,17 @@ def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | No
     # selected or filtered dataset reads its rows through an indices mapping.
     image_missing = dataset.select_columns([image_field]).with_format("arrow")[image_field].is_null().to_pylist()
     rows = dataset.remove_columns([image_field])
-    payloads, ids = [], []
+    items = []
     for row, missing in zip(rows, image_missing):
         row[image_field] = None if missing else "<image>"
-        pert = perturb(to_item(row), variant, config)
-        ids.append(pert.item.item_id)
-        payloads.append(perturbation_to_json(pert))
-    _check_unique(ids, benchmark)
+        items.append(to_item(row))
+    _check_unique([item.item_id for item in items], benchmark)
+    generator = None
+    if source is not None:
+        _check_coverage(source, benchmark, items, config)
+        generator = FileGenerator(source, fallback=default_generator())
+    payloads = [perturbation_to_json(perturb(item, variant, config, generator)) for item in items]
+    ids = [item.item_id for item in items]
     for column in COLUMNS:
         if column in dataset.column_names:
             dataset = dataset.remove_columns([column])
@@ -77,6 +115,27 @@ def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | No
     dataset = dataset.add_column("lr_doc_id", list(range(len(ids))))  # lmms-eval's doc_id: the position in the split
     dataset = dataset.add_column("lr_variant", [variant] * len(ids))
     return dataset.add_column("lr_perturbation", payloads)
+
+
+def _check_coverage(source: PerturbationFile, benchmark: str, items: list[Item], config: PerturbConfig) -> None:
+    """Whole-split check, whatever the variant, so every variant of a run fails or passes together."""
+    needs: dict[str, set[str]] = {"wrong": set(), "gold": set()}
+    for item in items:
+        for kind, variant in (("wrong", "misleadcap"), ("gold", "truecap")):
+            probe = perturb(item, variant, config, _NoText())
+            if probe.applicable:
+                needs[kind].add(item.item_id)
+    source.check_coverage(benchmark, needs)
+
+
+class _NoText:
+    """A generator that writes nothing: used to ask only whether a variant applies to an item."""
+
+    def caption(self, item, target):
+        return "-"
+
+    def rationale(self, item, target):
+        return "-"
 
 
 def _check_unique(ids: list[str], benchmark: str) -> None:
@@ -87,10 +146,34 @@ def _check_unique(ids: list[str], benchmark: str) -> None:
         seen.add(item_id)
 
 
-def make_process_docs(benchmark: str, variant: str) -> Callable:
-    def process_docs(dataset):
-        return build_docs(dataset, benchmark, variant)
+class ProcessDocs:
+    """The ``process_docs`` hook of one ``<benchmark>_<variant>`` task.
 
-    process_docs.__name__ = f"{benchmark}_{variant}"
-    process_docs.__qualname__ = process_docs.__name__
-    return process_docs
+    Its ``str`` is what lmms-eval records as the task's ``process_docs`` in the results file, so it names the seed
+    and the perturbation source this process used (read from the environment at call time).
+    """
+
+    def __init__(self, benchmark: str, variant: str):
+        self.benchmark, self.variant = benchmark, variant
+        self.__name__ = self.__qualname__ = f"{benchmark}_{variant}"
+        self.used: str | None = None
+
+    def __call__(self, dataset):
+        config = protocol_config()
+        if variant_spec(self.variant).target_kind is None:
+            source, text = None, "none in this variant"
+        else:
+            source = perturbation_source()
+            text = source.describe() if source else "generator"
+        self.used = f"seed={config.seed}; perturbations={text}"
+        return build_docs(dataset, self.benchmark, self.variant, config, source)
+
+    def __str__(self) -> str:
+        state = self.used or "not yet called"
+        return f"lmms_robust.harness.variants.{self.__name__} ({state})"
+
+    __repr__ = __str__
+
+
+def make_process_docs(benchmark: str, variant: str) -> ProcessDocs:
+    return ProcessDocs(benchmark, variant)

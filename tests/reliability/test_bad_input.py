@@ -8,7 +8,7 @@ Covered elsewhere (not repeated here):
   tests/harness/test_backend.py::test_wrong_architecture_is_refused_naming_the_fix
 - a replay file without a response for a requested item:
   tests/harness/test_discovery_and_refusal.py::test_missing_replay_response_is_an_error_naming_the_item
-Not yet testable: perturbation files (a later feature), see test_perturbation_files_are_a_later_feature.
+Perturbation files: format errors here and in tests/core/test_perturbation_file.py.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_an_unknown_variant_names_the_valid_ones_and_a_close_match_before_any_ro
     with pytest.raises(ValueError, match=r"unknown variant 'misleadcapp'\. Did you mean 'misleadcap'\? Valid "
                                          r"variants: base, stopthink"):
         build(mathvista_dataset(ROWS), "misleadcapp")
-    with pytest.raises(ValueError, match=r"unknown benchmark 'mathvistaa'; known: \['mathvista'\]"):
+    with pytest.raises(ValueError, match=r"unknown benchmark 'mathvistaa'; known: \[.*'mathvista'.*\]"):
         build_docs(mathvista_dataset(ROWS), "mathvistaa", "base")
 
 
@@ -257,6 +257,64 @@ def test_the_classes_covered_elsewhere_are_still_tested_there(path, name):
     assert name in {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}, (path, name)
 
 
-def test_perturbation_files_are_a_later_feature():
-    pytest.skip("perturbation files (JSONL of captions/rationales, PROTOCOL.md §2) are not implemented yet; add their "
-                "bad-input class (unknown item_id, missing field, hash mismatch) with the feature")
+# ------------------------------------------------------------------------------------------ perturbation files
+
+WRONG_ROWS = {  # a wrong target per item (p1 gold B, p2 gold 7, p3 gold 3.5), chosen by hand
+    "p1": ("C", "(C)"), "p2": ("8", "8"), "p3": ("3.4", "3.4"),
+}
+
+
+def perturbation_lines(**overrides) -> list[str]:
+    lines = []
+    for pid, (target, said) in WRONG_ROWS.items():
+        row = {"benchmark": "mathvista", "item_id": pid, "target": target, "caption": f"A caption for {pid}.",
+               "rationale": f"I read it off the figure, so the answer is {said}."}
+        row.update(overrides.get(pid, {}))
+        lines.append(json.dumps(row))
+    return lines
+
+
+def build_with_file(tmp_path, lines: list[str], variant: str = "misleadcap"):
+    from lmms_robust.core.perturbation_file import load_perturbation_file
+
+    path = tmp_path / "perturbations.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return build_docs(mathvista_dataset(ROWS), "mathvista", variant, source=load_perturbation_file(path))
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (lambda: perturbation_lines()[:2] + ["{broken"], "perturbations.jsonl, line 3: not valid JSON"),
+    (lambda: perturbation_lines(p2={"caption": ""}), "line 2: 'caption' must be a non-empty string"),
+    (lambda: perturbation_lines()[:2], "1 mathvista item(s) have no 'wrong' row (e.g. ['p3'])"),
+    (lambda: perturbation_lines(p3={"item_id": "p9"}), "name mathvista items that are not in this split"),
+    (lambda: perturbation_lines(p1={"target": "F"}), "line 1 (mathvista item 'p1', kind 'wrong'): target 'F' is not "
+                                                     "one of the item's letters"),
+    (lambda: perturbation_lines(p1={"target": "B", "rationale": "so the answer is (B)."}),
+     "target 'B' is the gold answer"),
+    (lambda: perturbation_lines(p2={"rationale": "Hard to say."}), "the rationale concludes None, not the target '8'"),
+    (lambda: [line.replace('"mathvista"', '"cv_bench"') for line in perturbation_lines()],
+     "has no rows for benchmark 'mathvista'"),
+])
+def test_a_corrupt_or_mismatched_perturbation_file_names_the_line_or_item_and_the_fix(tmp_path, lines, expected):
+    from lmms_robust.core.perturbation_file import PerturbationFileError
+
+    with pytest.raises(PerturbationFileError) as err:
+        build_with_file(tmp_path, lines())
+    assert expected in str(err.value)
+
+
+def test_a_good_perturbation_file_is_used_word_for_word(tmp_path):
+    docs = build_with_file(tmp_path, perturbation_lines(), variant="wrongthink")
+    payloads = {doc["lr_item_id"]: json.loads(doc["lr_perturbation"]) for doc in docs}
+    assert payloads["p1"]["target"] == "C"
+    assert payloads["p3"]["prefill"] == "<think>I read it off the figure, so the answer is 3.4."
+
+
+@pytest.mark.e2e
+def test_cli_a_mismatched_perturbation_file_stops_the_run_naming_the_item(tmp_path, monkeypatch):
+    path = tmp_path / "perturbations.jsonl"
+    path.write_text("\n".join(perturbation_lines(p1={"target": "F"})) + "\n")
+    monkeypatch.setenv("LMMS_ROBUST_PERTURBATIONS", str(path))
+    run = run_cli(tmp_path, mathvista_dataset(ROWS), tasks="mathvista_misleadcap")
+    assert "(mathvista item 'p1', kind 'wrong'): target 'F' is not one of the item's letters" in run.log
+    assert no_results(tmp_path)
