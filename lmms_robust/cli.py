@@ -125,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     sweep_cli.add_arguments(sweep)
     sweep.set_defaults(func=sweep_cli.run)
 
+    from lmms_robust.perturbations import cli as perturbations_cli
+
+    perturbations = sub.add_parser("perturbations", help="perturbation files: 'write' one with an LLM "
+                                                         "(OpenAI-compatible server)")
+    perturbations_cli.add_arguments(perturbations)
+
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -17,19 +17,12 @@ errors, unreadable bodies) are not, so a rerun retries exactly those and sends n
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import json
-import os
 import re
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lmms_robust.llm import ChatClient, JsonlCache, cache_key
+from lmms_robust.llm import api_key_from_env as _api_key_from_env
 from lmms_robust.resources import render
 
 __all__ = [
@@ -80,10 +73,6 @@ def parse_verdict(text) -> tuple[str, str | None]:
     return _WORDS[word], None
 
 
-def cache_key(model: str, prompt: str) -> str:
-    return hashlib.sha256(json.dumps([model, prompt], ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
 def cached_verdict(cache: "_Cache", model: str, prompt: str) -> tuple[str, dict | None]:
     """The cache key of (model, prompt) and the cached result in ``judge_prompt``'s shape, or None."""
     key = cache_key(model, prompt)
@@ -94,42 +83,18 @@ def cached_verdict(cache: "_Cache", model: str, prompt: str) -> tuple[str, dict 
                  "attempts": 0}
 
 
-class _Cache:
-    """Append-only JSONL ``{key, model, verdict, reason, reply}``; the last line for a key wins."""
+class _Cache(JsonlCache):
+    """``cache_dir/judge_cache.jsonl`` of ``{key, model, verdict, reason, reply}``; None: no cache."""
 
     def __init__(self, directory: str | Path | None):
-        self.path = Path(directory) / CACHE_FILE if directory is not None else None
-        self._lock = threading.Lock()
-        self._entries: dict[str, dict] = {}
-        if self.path is not None and self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by a crash: ignored, asked again
-                if isinstance(entry, dict) and isinstance(entry.get("key"), str):
-                    self._entries[entry["key"]] = entry
-
-    def get(self, key: str) -> dict | None:
-        with self._lock:
-            return self._entries.get(key)
-
-    def put(self, entry: dict) -> None:
-        if self.path is None:
-            return
-        with self._lock:
-            self._entries[entry["key"]] = entry
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        super().__init__(Path(directory) / CACHE_FILE if directory is not None else None)
 
 
-class _Transient(Exception):
-    """Worth another try (timeout, connection error, 5xx, 429)."""
-
-
-class OpenAIJudge:
+class OpenAIJudge(ChatClient):
     """One judge model behind an OpenAI-compatible server (vLLM, SGLang, llama.cpp, the OpenAI API).
+
+    The transport (request, retries with backoff, bounded concurrency, transient vs permanent failures) is
+    ``lmms_robust.llm.ChatClient``'s; this class adds the verdict parsing and the verdict cache.
 
     Args:
         base_url: the server root (``http://host:8000``) or its ``/v1``; ``/v1/chat/completions`` is appended.
@@ -146,98 +111,27 @@ class OpenAIJudge:
     def __init__(self, base_url: str, model: str, api_key: str | None = None, max_concurrency: int = 8,
                  retries: int = 3, timeout: float = 60, cache_dir: str | Path | None = None, backoff: float = 1.0,
                  max_tokens: int | None = None):
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        if retries < 0:
-            raise ValueError(f"retries must be 0 or more, got {retries}")
-        root = base_url.rstrip("/")
-        self.url = root + ("/chat/completions" if root.endswith("/v1") else "/v1/chat/completions")
-        self.model = model
-        self.api_key = api_key
-        self.max_concurrency = int(max_concurrency)
-        self.retries = int(retries)
-        self.timeout = float(timeout)
-        self.backoff = float(backoff)
-        self.max_tokens = max_tokens
+        super().__init__(base_url, model, api_key=api_key, max_concurrency=max_concurrency, retries=retries,
+                         timeout=timeout, backoff=backoff, max_tokens=max_tokens, temperature=0)
         self.cache = _Cache(cache_dir)
-        self.requests_sent = 0
-        self._count_lock = threading.Lock()
-
-    # ------------------------------------------------------------------------------------------------ judging
 
     def judge_prompt(self, prompt: str) -> dict:
         """``{verdict, reason, reply, cached, attempts}`` for one rendered prompt."""
         key, hit = cached_verdict(self.cache, self.model, prompt)
         if hit is not None:
             return hit
-        attempts, last_error = 0, None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            attempts += 1
-            try:
-                reply = self._post(prompt)
-            except _Transient as exc:
-                last_error = str(exc)
-                continue
-            except _Permanent as exc:
-                return {"verdict": UNDETERMINED, "reason": str(exc), "reply": None, "cached": False,
-                        "attempts": attempts}
-            verdict, reason = parse_verdict(reply)
-            self.cache.put({"key": key, "model": self.model, "verdict": verdict, "reason": reason, "reply": reply})
-            return {"verdict": verdict, "reason": reason, "reply": reply, "cached": False, "attempts": attempts}
-        return {"verdict": UNDETERMINED, "reason": f"failed after {attempts} tries: {last_error}", "reply": None,
-                "cached": False, "attempts": attempts}
+        done = self.complete(prompt)
+        if not done.ok:
+            return {"verdict": UNDETERMINED, "reason": done.error, "reply": None, "cached": False,
+                    "attempts": done.attempts}
+        verdict, reason = parse_verdict(done.reply)
+        self.cache.put({"key": key, "model": self.model, "verdict": verdict, "reason": reason, "reply": done.reply})
+        return {"verdict": verdict, "reason": reason, "reply": done.reply, "cached": False,
+                "attempts": done.attempts}
 
     def judge_prompts(self, prompts: Sequence[str]) -> list[dict]:
         """Results in the order of ``prompts``, at most ``max_concurrency`` requests at a time."""
-        if not prompts:
-            return []
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(prompts))) as pool:
-            return list(pool.map(self.judge_prompt, prompts))
-
-    # ----------------------------------------------------------------------------------------------- transport
-
-    def _post(self, prompt: str):
-        body = {"model": self.model, "messages": [{"role": "user", "content": prompt}], "temperature": 0}
-        if self.max_tokens is not None:
-            body["max_tokens"] = int(self.max_tokens)
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"), headers=headers,
-                                         method="POST")
-        with self._count_lock:
-            self.requests_sent += 1
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code >= 500 or exc.code == 429:
-                raise _Transient(f"http_{exc.code}") from None
-            raise _Permanent(f"http_{exc.code}") from None
-        except TimeoutError:
-            raise _Transient("timeout") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise _Transient("timeout") from None
-            raise _Transient(f"connection_error: {exc.reason}") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise _Transient(f"connection_error: {exc!r}") from None
-        try:
-            payload = json.loads(raw.decode("utf-8"))
-            content = payload["choices"][0]["message"]["content"]
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise _Permanent("malformed_json") from None
-        except (KeyError, IndexError, TypeError):
-            raise _Permanent("malformed_response: no choices[0].message.content") from None
-        if not isinstance(content, str):
-            raise _Permanent("malformed_response: content is not text")
-        return content
-
-
-class _Permanent(Exception):
-    """Not worth another try (4xx, a body that is not a chat completion)."""
+        return self.map(self.judge_prompt, list(prompts))
 
 
 def judge_records(records_with_text: Iterable[dict], judge: OpenAIJudge) -> list[dict]:
@@ -292,4 +186,4 @@ def judge_parsed(judge, item, parsed) -> str:
 
 def api_key_from_env(name: str = "LMMS_ROBUST_JUDGE_API_KEY") -> str | None:
     """The judge's API key from the environment variable the user named (none by default)."""
-    return os.environ.get(name) or None
+    return _api_key_from_env(name)

@@ -27,6 +27,7 @@ verl calls ``compute_score(data_source, solution_str, ground_truth, extra_info)`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -66,7 +67,7 @@ ITEM_COLUMN = "lr_item"
 """Dataset column holding the item as JSON (``item_to_json``); ``augment_dataset`` writes it."""
 PREFILL_COLUMN = "lr_prefill"
 """Dataset column holding the assistant prefix (None/empty when none); ``augment_dataset`` writes it."""
-ITEM_FIELDS = ("benchmark", "item_id", "question", "options", "answer", "answer_type", "precision", "unit")
+ITEM_FIELDS = tuple(field.name for field in dataclasses.fields(Item))  # the Item's own fields, one home
 
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _FORMAT = re.compile(r"<think>(?P<think>.*)</think>\s*<answer>(?P<answer>.*)</answer>", re.DOTALL)
@@ -195,6 +196,7 @@ def _items_from_columns(n: int, kwargs: dict) -> list[Item]:
             question=str(row["question"]), options=options, answer=str(row["answer"]),
             answer_type=row.get("answer_type") or ("choice" if options else "text"),
             precision=None if row.get("precision") is None else int(row["precision"]), unit=row.get("unit") or None,
+            category=row.get("category") or None,
         ))
     return items
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lmms_robust.benchmarks import PAPER_BENCHMARKS
 from lmms_robust.resources import tasks_dir, templates_dir
 from lmms_robust.results import task_metrics
 
@@ -33,6 +34,9 @@ def test_wheel_ships_tasks_and_templates_and_runs(tmp_path, sample_dir, lmms_eva
     names = zipfile.ZipFile(wheel).namelist()
     assert "lmms_robust/tasks/mathvista/_lmms_robust_mathvista_yaml" in names
     assert "lmms_robust/templates/rationale.jinja" in names
+    assert "lmms_robust/tasks/_lmms_robust_common_yaml" in names  # every benchmark's base includes it
+    assert "lmms_robust/tasks/lmms_robust_eight.yaml" in names
+    assert {f"lmms_robust/tasks/{b}/{b}_robust.yaml" for b in PAPER_BENCHMARKS} <= set(names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     # Run outside the checkout (no '' on sys.path finding it); -S skips .pth files, so the editable install's import hook stays out; dependencies come from PYTHONPATH.
