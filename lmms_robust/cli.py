@@ -60,6 +60,24 @@ def run_localize(args) -> int:
     return 0
 
 
+def run_load_release(args) -> int:
+    """A public release (JSON + images) -> a ``save_to_disk`` folder in our row schema, ready for ``localize``."""
+    import datasets
+
+    from lmms_robust.benchmarks import release_loaders
+
+    module = release_loaders()[args.benchmark]
+    try:
+        dataset = module.load_release(args.release_dir, image_dir=args.image_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    datasets.DatasetDict({module.SPLIT: dataset}).save_to_disk(args.out)
+    print(f"wrote {len(dataset)} {args.benchmark} items to {args.out}\nnext: lmms-robust localize --benchmark "
+          f"{args.benchmark} --data {args.out} --out my_tasks")
+    return 0
+
+
 def run_tasks(args) -> int:
     from lmms_robust.resources import tasks_dir
 
@@ -101,6 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     loc.add_argument("--out", required=True, help="directory to pass to lmms-eval --include_path")
     loc.add_argument("--split", default=None, help="split name in the local copy (default: the task's split)")
     loc.set_defaults(func=run_localize)
+
+    from lmms_robust.benchmarks import release_loaders
+
+    release = sub.add_parser("load-release", help="build a local copy of a set that is not on the Hugging Face hub "
+                                                  "from its public release (Spatial-MM, WhatsUp)")
+    release.add_argument("benchmark", choices=sorted(release_loaders()))
+    release.add_argument("release_dir", help="the release's JSON files (as published)")
+    release.add_argument("out", help="output folder (datasets save_to_disk), for lmms-robust localize --data")
+    release.add_argument("--image-dir", default=None, help="where the release's images are (default: under release_dir)")
+    release.set_defaults(func=run_load_release)
 
     tasks = sub.add_parser("tasks", help="list our task and group names")
     tasks.add_argument("--dir", action="store_true", help="print the task directory (for --include_path) instead")

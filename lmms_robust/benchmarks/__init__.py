@@ -5,6 +5,8 @@ Each module defines:
   ``IMAGE_FIELD`` the dataset column holding the image (checked to exist; its nulls are a missing image);
   ``to_item(row) -> Item``  a dataset row in the benchmark's own schema -> core Item (pure; errors name the item);
   ``images(doc) -> list``   the doc's PIL images, through lmms-eval's own loader where lmms-eval has the benchmark.
+Sets that are not on the Hugging Face hub (Spatial-MM, WhatsUp) also define ``SPLIT`` and
+``load_release(release_dir, image_dir=None) -> datasets.Dataset`` (the public release -> our row schema).
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Callable
 
-from lmms_robust.benchmarks import cv_bench, mathvista, mmbench, mme_realworld_lite, threedsrbench, vstar_bench
+from lmms_robust.benchmarks import (cv_bench, mathvista, mmbench, mme_realworld_lite, spatial_mm_multihop,
+                                    spatial_mm_obj, threedsrbench, vstar_bench, whatsup)
 from lmms_robust.core.items import Item
 
 BENCHMARKS: dict[str, ModuleType] = {
     module.BENCHMARK: module
-    for module in (mathvista, threedsrbench, cv_bench, mme_realworld_lite, vstar_bench, mmbench)
+    for module in (mathvista, threedsrbench, cv_bench, spatial_mm_obj, spatial_mm_multihop, whatsup, vstar_bench,
+                   mme_realworld_lite, mmbench)
 }
 PAPER_BENCHMARKS = ("3dsrbench", "cv_bench", "spatial_mm_obj", "spatial_mm_multihop", "whatsup", "vstar_bench",
                     "mme_realworld_lite", "mmbench_en_dev")
@@ -35,3 +39,8 @@ def benchmark_module(benchmark: str) -> ModuleType:
 
 def adapter(benchmark: str) -> Callable[[dict], Item]:
     return benchmark_module(benchmark).to_item
+
+
+def release_loaders() -> dict[str, ModuleType]:
+    """Benchmarks read from a local copy built from their public release (``lmms-robust load-release``)."""
+    return {name: module for name, module in BENCHMARKS.items() if hasattr(module, "load_release")}
