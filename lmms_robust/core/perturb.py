@@ -160,8 +160,12 @@ class TemplateGenerator:
 
 
 def default_generator() -> Generator:
-    """The generator ``perturb`` uses when given none (a perturbation file falls back to it for kinds it lacks)."""
-    return TemplateGenerator()
+    """The generator ``perturb`` uses when given none (a perturbation file falls back to it for kinds it lacks):
+    ``NaturalGenerator`` (``lmms_robust.core.natural``), which itself falls back to ``TemplateGenerator`` for
+    questions it cannot phrase."""
+    from lmms_robust.core.natural import NaturalGenerator  # natural imports this module: resolved at call time
+
+    return NaturalGenerator()
 
 
 def _template_vars(item: Item, target: str) -> dict:

@@ -135,7 +135,7 @@ def test_records_keep_prefill_and_caption(replay_run):
     assert wrongthink["s8"]["status"] == "not_applicable"
     assert [wrongthink[f"s{i}"]["doc_id"] for i in range(1, 9)] == list(range(8))
     caption = {s["acc"]["item_id"]: s["acc"] for s in load_samples(replay_run.output, "mathvista_misleadcap")}
-    assert caption["s1"]["caption"] == "The image shows that the answer is (C) blue."
+    assert caption["s1"]["caption"] == "The blue bar is the tallest."  # natural phrasing of (C) blue
     assert caption["s1"]["target"] == "C"
 
 
