@@ -152,7 +152,7 @@ def augment_dataset(ds, benchmark: str, to_item: Callable[[dict], Item] | None =
         probabilities: variant -> probability; the rest stays clean. Default 0.1 for each of the four.
         seed: the draw's seed, and the wrong-option seed unless ``config`` is given.
         config: the perturbation settings (default ``PerturbConfig(seed=seed)``, the evaluation's defaults).
-        generator: caption/rationale generator (default the evaluation's ``TemplateGenerator``).
+        generator: caption/rationale generator (default the evaluation's own, ``perturb.default_generator()``).
         image_column: the column holding the row's image(s); default the benchmark's, else ``image``/``images``.
             Each row's prompt gets one ``{"type": "image"}`` placeholder per image.
 
