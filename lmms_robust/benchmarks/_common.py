@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from lmms_robust.core.items import LETTERS, ItemError
@@ -71,3 +72,9 @@ def lmms_eval_images(doc: dict, field: str, module: str, function: str) -> list:
     if doc.get(field) is None:
         return []
     return getattr(importlib.import_module(f"lmms_eval.tasks.{module}"), function)(doc)
+
+
+def keyed_order(key: str, values) -> list:
+    """``values`` sorted by SHA-256 of ``key`` and the value's text: a deterministic permutation per key that
+    spreads any one value uniformly over the positions across keys."""
+    return sorted(values, key=lambda value: hashlib.sha256(f"{key}\x1f{value}".encode()).hexdigest())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from lmms_robust.benchmarks._common import rgb_images
 from lmms_robust.core.items import Item, ItemError
 
 BENCHMARK = "mathvista"
@@ -13,8 +14,7 @@ _ANSWER_TYPES = {"integer": "integer", "float": "float", "list": "list", "text":
 
 
 def images(doc: dict) -> list:
-    image = doc.get(IMAGE_FIELD)
-    return [image.convert("RGB")] if image is not None else []
+    return rgb_images(doc, IMAGE_FIELD)
 
 
 def to_item(row: dict) -> Item:

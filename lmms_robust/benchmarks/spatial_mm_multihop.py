@@ -15,7 +15,7 @@ item id: the answer is classed (``answer_kind``) and gets distractors of its own
               two-colour distractors)
   number   -> 3 nearby whole numbers                  person -> other people words (man, woman, boy, girl)
   object   -> 3 other ``object`` answers of the release sharing no word with it (fewer when the release has fewer)
-then the options are ordered by SHA-256 of (item id, text) (``whatsup.keyed_order``). A copy that already has an
+then the options are ordered by SHA-256 of (item id, text) (``_common.keyed_order``). A copy that already has an
 ``options`` column (our row schema) is used as it is.
 
 Our row schema: the five release fields, ``id`` (``multihop:<image_name>:<k>``, see ``spatial_mm``), ``answer_kind``,
@@ -30,8 +30,7 @@ import re
 from pathlib import Path
 
 from lmms_robust.benchmarks import spatial_mm
-from lmms_robust.benchmarks._common import is_missing, require_fields, require_image, rgb_images
-from lmms_robust.benchmarks.whatsup import keyed_order
+from lmms_robust.benchmarks._common import is_missing, keyed_order, require_fields, require_image, rgb_images
 from lmms_robust.core.items import Item, ItemError
 
 BENCHMARK = "spatial_mm_multihop"

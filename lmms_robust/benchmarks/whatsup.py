@@ -19,11 +19,10 @@ the authors' evaluation reports. Not verified against the real release files.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path, PurePosixPath
 
 from lmms_robust.benchmarks import spatial_mm
-from lmms_robust.benchmarks._common import require_fields, require_image, rgb_images
+from lmms_robust.benchmarks._common import keyed_order, require_fields, require_image, rgb_images
 from lmms_robust.core.items import Item, ItemError
 
 BENCHMARK = "whatsup"
@@ -38,12 +37,6 @@ SUBSETS = {
 """subset -> (annotation file, image folder) as the authors' loader names them."""
 RELATIONS = ("left_of", "right_of", "in-front_of", "behind", "under", "on")
 REQUIRED_FIELDS = ("id", "image_path", "caption_options", IMAGE_FIELD)
-
-
-def keyed_order(key: str, values) -> list:
-    """``values`` sorted by SHA-256 of ``key`` and the value's text: a deterministic permutation per key that
-    spreads any one value uniformly over the positions across keys."""
-    return sorted(values, key=lambda value: hashlib.sha256(f"{key}\x1f{value}".encode()).hexdigest())
 
 
 def relation(image_path: str) -> str | None:

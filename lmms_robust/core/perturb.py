@@ -24,7 +24,9 @@ __all__ = [
     "Perturbation",
     "TemplateGenerator",
     "VariantSpec",
+    "KIND_VARIANTS",
     "default_generator",
+    "probe_text",
     "perturb",
     "variant_spec",
     "wrong_option",
@@ -289,6 +291,26 @@ def perturb(item: Item, variant: str, config: PerturbConfig = PerturbConfig(), g
         shown = item.with_extra_option(config.abstain_text)
     return Perturbation(variant=variant, item=shown, applicable=True, reason=None, target=target, caption=caption,
                         prefill=prefill, abstain_letter=abstain_letter)
+
+
+KIND_VARIANTS = {"wrong": "misleadcap", "gold": "truecap"}
+"""A caption/rationale kind -> the variant whose perturbation carries it."""
+
+
+class _NoText:
+    """Writes nothing: ``probe_text`` wants only applicability and the target."""
+
+    def caption(self, item: Item, target: str) -> str:
+        return "-"
+
+    def rationale(self, item: Item, target: str) -> str:
+        return "-"
+
+
+def probe_text(item: Item, kind: str, config: PerturbConfig = PerturbConfig()) -> Perturbation:
+    """Whether ``item`` takes a caption/rationale of ``kind`` (``wrong``/``gold``) and for which target, with no
+    text generated: what a perturbation file must cover and what its writer must ask for."""
+    return perturb(item, KIND_VARIANTS[kind], config, _NoText())
 
 
 def _target(item: Item, kind: str, seed: int) -> str:

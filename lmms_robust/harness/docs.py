@@ -19,7 +19,8 @@ from typing import Callable
 
 from lmms_robust.benchmarks import IMAGE_FIELDS, adapter
 from lmms_robust.core.items import Item, ItemError
-from lmms_robust.core.perturb import PerturbConfig, Perturbation, default_generator, perturb, variant_spec
+from lmms_robust.core.perturb import (KIND_VARIANTS, PerturbConfig, Perturbation, default_generator, perturb,
+                                      probe_text, variant_spec)
 from lmms_robust.core.perturbation_file import FileGenerator, PerturbationFile, load_perturbation_file
 
 SEED_ENV = "LMMS_ROBUST_SEED"
@@ -119,23 +120,9 @@ def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | No
 
 def _check_coverage(source: PerturbationFile, benchmark: str, items: list[Item], config: PerturbConfig) -> None:
     """Whole-split check, whatever the variant, so every variant of a run fails or passes together."""
-    needs: dict[str, set[str]] = {"wrong": set(), "gold": set()}
-    for item in items:
-        for kind, variant in (("wrong", "misleadcap"), ("gold", "truecap")):
-            probe = perturb(item, variant, config, _NoText())
-            if probe.applicable:
-                needs[kind].add(item.item_id)
+    needs = {kind: {item.item_id for item in items if probe_text(item, kind, config).applicable}
+             for kind in KIND_VARIANTS}
     source.check_coverage(benchmark, needs)
-
-
-class _NoText:
-    """A generator that writes nothing: used to ask only whether a variant applies to an item."""
-
-    def caption(self, item, target):
-        return "-"
-
-    def rationale(self, item, target):
-        return "-"
 
 
 def _check_unique(ids: list[str], benchmark: str) -> None:

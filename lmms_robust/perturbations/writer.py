@@ -31,7 +31,7 @@ from pathlib import Path
 
 from lmms_robust.core.items import Item, ItemError
 from lmms_robust.core.parse import answers_match, cot_conclusion
-from lmms_robust.core.perturb import PerturbConfig, perturb
+from lmms_robust.core.perturb import KIND_VARIANTS, PerturbConfig, probe_text  # noqa: F401 (KIND_VARIANTS re-exported)
 from lmms_robust.core.perturbation_file import (
     KINDS,
     OPTIONAL_KEYS,
@@ -52,7 +52,6 @@ __all__ = [
 API_KEY_ENV = "LMMS_ROBUST_LLM_API_KEY"
 DEFAULT_TEMPLATE = "perturbation_writer.jinja"
 CACHE_FILE = "perturbation_writer_cache.jsonl"
-KIND_VARIANTS = {"wrong": "misleadcap", "gold": "truecap"}
 """The variant whose applicability and target stand for each kind (every variant of a kind shares both)."""
 IMAGE_PLACEHOLDER = "<image not loaded>"
 
@@ -176,16 +175,6 @@ class Skipped:
     reason: str
 
 
-class _NoText:
-    """A generator that writes nothing: ``perturb`` then only says whether a variant applies and to what target."""
-
-    def caption(self, item, target):
-        return "-"
-
-    def rationale(self, item, target):
-        return "-"
-
-
 def parse_kinds(kinds: str | Sequence[str]) -> tuple[str, ...]:
     """``"wrong,gold"`` -> ``("wrong", "gold")`` in the canonical order; unknown kinds raise WriterError."""
     names = [k.strip() for k in (kinds.split(",") if isinstance(kinds, str) else kinds) if k.strip()]
@@ -201,7 +190,7 @@ def plan(items: Sequence[Item], kinds: Sequence[str], seed: int = 0) -> tuple[li
     jobs, skipped = [], []
     for index, item in enumerate(items):
         for kind in parse_kinds(kinds):
-            probe = perturb(item, KIND_VARIANTS[kind], config, _NoText())
+            probe = probe_text(item, kind, config)
             if probe.applicable:
                 jobs.append(Job(index=index, item=item, kind=kind, target=probe.target))
             else:
