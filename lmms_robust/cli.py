@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# subcommands that start lmms-eval: checked against our requirements first (lmms_robust/environment.py)
+RUNS_LMMS_EVAL = ("demo", "sweep")
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -160,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     perturbations_cli.add_arguments(perturbations)
 
     args = parser.parse_args(argv)
+    if args.command in RUNS_LMMS_EVAL:
+        from lmms_robust import environment
+
+        environment.check(f"lmms-robust {args.command}")
     return args.func(args)
 
 

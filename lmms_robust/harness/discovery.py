@@ -22,6 +22,10 @@ MODELS = {
 def model_manifests():
     from lmms_eval.models.registry_v2 import ModelManifest
 
+    from lmms_robust import environment
+
+    # lmms-eval turns an exception here into a warning and runs on into a failure of its own: stop instead
+    environment.check("lmms-eval with the lmms-robust plugin")
     register_task_path()
     return [ModelManifest(model_id=name, chat_class_path=path) for name, path in MODELS.items()]
 
