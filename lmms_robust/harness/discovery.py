@@ -16,6 +16,8 @@ from lmms_robust.resources import tasks_dir
 MODELS = {
     "qwen2_5_vl_robust": "lmms_robust.models.qwen2_5_vl.Qwen2_5_VLRobust",
     "robust_replay": "lmms_robust.models.replay.RobustReplay",
+    # imported only when chosen: vllm is an optional install (README: backends)
+    "vllm_robust": "lmms_robust.models.vllm_backend.VllmRobust",
 }
 
 

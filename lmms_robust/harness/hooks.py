@@ -38,8 +38,18 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:
     pert = perturbation_from_doc(doc)
     _require_prefill_support(pert, lmms_eval_specific_kwargs)
+    return _messages(doc, pert)
+
+
+def conversation(doc: dict, preset=None) -> list[dict]:
+    """The chat messages of one of our docs as a backend of ours asks them, in a checkpoint's prompt preset
+    (``lmms_robust.presets.Preset``; None: the protocol's). Backends that continue prefills call this directly."""
+    return _messages(doc, perturbation_from_doc(doc), preset)
+
+
+def _messages(doc: dict, pert, preset=None) -> list[dict]:
     content = [{"type": "image", "url": image} for image in _images(doc, pert)]
-    content.append({"type": "text", "text": _user_text(pert)})
+    content.append({"type": "text", "text": _user_text(pert, preset)})
     messages = [{"role": "user", "content": content}]
     if pert.prefill:
         messages.append({"role": "assistant", "content": [{"type": "text", "text": pert.prefill}]})
@@ -50,14 +60,19 @@ def _images(doc: dict, pert) -> list:
     return benchmark_module(pert.item.benchmark).images(doc)
 
 
-def _user_text(pert) -> str:
+def _user_text(pert, preset=None) -> str:
     item = pert.item
+    if preset is None:
+        instruction, prefix = render("instruction.jinja", is_multiple_choice=item.is_multiple_choice), ""
+    else:
+        instruction, prefix = preset.instruction_text(item.is_multiple_choice), preset.question_prefix
     return render(
         "user_prompt.jinja",
         question=item.question,
+        question_prefix=prefix,
         options=list(zip(item.letters, item.options)),
         caption=pert.caption,
-        instruction=render("instruction.jinja", is_multiple_choice=item.is_multiple_choice),
+        instruction=instruction,
     )
 
 
@@ -65,8 +80,8 @@ def _require_prefill_support(pert, lmms_eval_specific_kwargs: dict | None) -> No
     if pert.prefill is not None and not (lmms_eval_specific_kwargs or {}).get(PREFILL_KWARG, False):
         raise PrefillUnsupported(
             f"variant {pert.variant!r} prefills the assistant turn, and this backend would not continue it "
-            f"(it would open a new turn or drop the prefix). Run it with --model qwen2_5_vl_robust "
-            f"(or robust_replay to re-score saved outputs)."
+            f"(it would open a new turn or drop the prefix). Run it with --model qwen2_5_vl_robust or "
+            f"--model vllm_robust (or robust_replay to re-score saved outputs)."
         )
 
 

@@ -1,12 +1,14 @@
-"""A chat backend base that continues a prefilled assistant turn exactly.
+"""Chat backend bases that continue a prefilled assistant turn exactly.
 
 lmms-eval's chat backends render every conversation with ``add_generation_prompt=True``, so a trailing assistant
 message becomes a closed turn followed by a fresh one. Here a trailing assistant message is continued instead
 (``continue_final_message=True``): the model's first new token follows the prefix directly.
 
-A subclass supplies three things: how to load the checkpoint, which config ``model_type`` it accepts, and how to
-turn rendered texts plus HF-style messages into model inputs. Everything else (request order, batching, stop
-strings, data parallelism, progress, cache hooks) lives here.
+``ChatBackend`` is what every engine shares (model_args, prompt preset, rendering, request order, doc lookup,
+generation settings); ``PrefillChatModel`` is the transformers engine on top of it. A transformers subclass
+supplies three things: how to load the checkpoint, which config ``model_type`` it accepts, and how to turn
+rendered texts plus HF-style messages into model inputs. Everything else (batching, stop strings, data
+parallelism, progress, cache hooks) lives here. The vLLM engine is ``lmms_robust.models.vllm_backend``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tqdm import tqdm
 
 from lmms_robust.core.letters import answer_context, attach
 from lmms_robust.harness.docs import perturbation_from_doc
+from lmms_robust.harness.hooks import conversation
+from lmms_robust.presets import choose as choose_preset
 from lmms_robust.models.letter_probs import continuation_paths, letter_masses
 
 
@@ -29,43 +33,42 @@ class WrongArchitecture(ValueError):
     pass
 
 
-class PrefillChatModel(lmms):
+class ChatBackend(lmms):
+    """What our prefill-continuing backends share, whatever the engine: model_args common to all, the prompt
+    preset, rendering with the chat template, request order, doc lookup, generation settings, option letters.
+
+    A subclass supplies ``load`` and ``generate_until``; ``setup`` runs after the process group is known and
+    before ``load`` (e.g. to pick a device)."""
+
     is_simple = False
     accepted_model_types: tuple[str, ...] = ()
     backend_name = "prefill_chat"
 
-    def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto", batch_size: int | str = 1,
-                 system_prompt: str | None = "You are a helpful assistant.", attn_implementation: str | None = None,
-                 max_new_tokens: int | None = None, letter_probs: bool = True, **kwargs) -> None:
+    def __init__(self, pretrained: str, batch_size: int | str = 1, system_prompt: str | None = None,
+                 max_new_tokens: int | None = None, letter_probs: bool = True, preset: str | None = None,
+                 **kwargs) -> None:
         super().__init__()
         self._check_architecture(pretrained)
         self.accelerator = Accelerator()
         self._rank = self.accelerator.process_index
         self._world_size = self.accelerator.num_processes
-        if self._world_size > 1 or device_map in (None, "", "none"):
-            # data parallel: one full replica per process, on its own GPU when there are GPUs
-            use_cuda = torch.cuda.is_available() and str(device).startswith("cuda")
-            self._device = torch.device(f"cuda:{self.accelerator.local_process_index}" if use_cuda else "cpu")
-            self.device_map = str(self._device)
-        else:
-            self._device = torch.device(device)
-            self.device_map = device_map
         self.batch_size_per_gpu = int(batch_size)
-        self.system_prompt = system_prompt
+        # the checkpoint's prompt as trained (lmms_robust.presets); an explicit system_prompt overrides its system turn
+        self.preset_choice = choose_preset(preset, pretrained)
+        self.system_prompt = self.preset_choice.preset.system_prompt if system_prompt is None else system_prompt
         # a cap over the task's max_new_tokens (quick smoke runs); --gen_kwargs max_new_tokens=N also works
         self.max_new_tokens_cap = int(max_new_tokens) if max_new_tokens else None
         # the option-letter distribution at the answer position, for our multiple-choice docs
         self.letter_probs = str(letter_probs).lower() not in ("false", "0", "no")
-        self.load(pretrained, attn_implementation=attn_implementation, **kwargs)
-        self.model.eval()
+        self.setup()
+        self.load(pretrained, **kwargs)
 
     # --- what a subclass provides -------------------------------------------------------------------------
-    def load(self, pretrained: str, attn_implementation: str | None = None, **kwargs) -> None:
-        """Set ``self._model``, ``self.processor`` and ``self._tokenizer``."""
-        raise NotImplementedError
+    def setup(self) -> None:
+        pass
 
-    def prepare_inputs(self, texts: list[str], hf_messages: list[list[dict]]):
-        """Processor outputs (a BatchFeature with input_ids) for rendered texts and their messages."""
+    def load(self, pretrained: str, **kwargs) -> None:
+        """Set ``self.processor`` and ``self._tokenizer`` (and the engine)."""
         raise NotImplementedError
 
     # --- shared machinery ---------------------------------------------------------------------------------
@@ -81,10 +84,6 @@ class PrefillChatModel(lmms):
             )
 
     @property
-    def model(self):
-        return self._model
-
-    @property
     def tokenizer(self):
         return self._tokenizer
 
@@ -95,10 +94,6 @@ class PrefillChatModel(lmms):
     @property
     def batch_size(self):
         return self.batch_size_per_gpu
-
-    @property
-    def device(self):
-        return self._device
 
     @property
     def rank(self):
@@ -123,8 +118,82 @@ class PrefillChatModel(lmms):
                                                       continue_final_message=True)
         return self.processor.apply_chat_template(hf_messages, tokenize=False, add_generation_prompt=True)
 
+    @staticmethod
+    def request_order(requests: list[Instance]) -> list[int]:
+        """Indices of the requests by task, then doc id (so a task's docs and their shared images sit together)."""
+        return sorted(range(len(requests)), key=lambda i: (requests[i].args[4], requests[i].args[3]))
+
+    def conversation(self, request: Instance) -> tuple[dict, list[dict], str]:
+        """The request's doc, its HF-style messages (in this run's preset for our docs) and their rendered text."""
+        _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
+        doc = self.task_dict[task][split][doc_id]
+        if "lr_perturbation" in doc:
+            raw = conversation(doc, self.preset_choice.preset)
+        else:
+            raw = doc_to_messages(doc)
+        messages = ChatMessages(messages=raw).to_hf_messages()
+        return doc, messages, self.render(messages)
+
+    def generation_settings(self, gen_kwargs: dict | None) -> dict:
+        """``until`` (list), ``max_new_tokens`` (capped by model_args), ``temperature`` and ``top_p`` of a request."""
+        gen_kwargs = dict(gen_kwargs or {})
+        until = gen_kwargs.pop("until", None) or []
+        until = [until] if isinstance(until, str) else list(until)
+        max_new_tokens = int(gen_kwargs.pop("max_new_tokens", 1024))
+        if self.max_new_tokens_cap:
+            max_new_tokens = min(max_new_tokens, self.max_new_tokens_cap)
+        temperature = float(gen_kwargs.pop("temperature", 0) or 0)
+        return {"until": until, "max_new_tokens": max_new_tokens, "temperature": temperature,
+                "top_p": gen_kwargs.get("top_p")}
+
+    @staticmethod
+    def _option_letters(doc: dict) -> tuple[str, ...] | None:
+        """The letters of one of our multiple-choice docs (abstain letter included); None for anything else."""
+        if "lr_perturbation" not in doc:
+            return None
+        pert = perturbation_from_doc(doc)
+        return pert.item.letters if pert.applicable and pert.item.is_multiple_choice else None
+
+
+class PrefillChatModel(ChatBackend):
+    """The transformers engine: ``generate`` in batches, then the letter pass from the generation's own logits."""
+
+    def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto",
+                 system_prompt: str | None = None, attn_implementation: str | None = None, **kwargs) -> None:
+        self._requested_device, self._requested_device_map = device, device_map
+        super().__init__(pretrained, system_prompt=system_prompt, attn_implementation=attn_implementation, **kwargs)
+        self.model.eval()
+
+    def setup(self) -> None:
+        device, device_map = self._requested_device, self._requested_device_map
+        if self._world_size > 1 or device_map in (None, "", "none"):
+            # data parallel: one full replica per process, on its own GPU when there are GPUs
+            use_cuda = torch.cuda.is_available() and str(device).startswith("cuda")
+            self._device = torch.device(f"cuda:{self.accelerator.local_process_index}" if use_cuda else "cpu")
+            self.device_map = str(self._device)
+        else:
+            self._device = torch.device(device)
+            self.device_map = device_map
+
+    # --- what a subclass provides -------------------------------------------------------------------------
+    def load(self, pretrained: str, attn_implementation: str | None = None, **kwargs) -> None:
+        """Set ``self._model``, ``self.processor`` and ``self._tokenizer``."""
+        raise NotImplementedError
+
+    def prepare_inputs(self, texts: list[str], hf_messages: list[list[dict]]):
+        """Processor outputs (a BatchFeature with input_ids) for rendered texts and their messages."""
+        raise NotImplementedError
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def device(self):
+        return self._device
+
     def generate_until(self, requests: List[Instance]) -> List[GenerationResult]:
-        order = sorted(range(len(requests)), key=lambda i: (requests[i].args[4], requests[i].args[3]))
+        order = self.request_order(requests)
         results: list[GenerationResult | None] = [None] * len(requests)
         progress = tqdm(total=len(requests), disable=self.rank != 0, desc=f"{self.backend_name} responding")
         for start in range(0, len(order), self.batch_size):
@@ -137,22 +206,10 @@ class PrefillChatModel(lmms):
         return results
 
     def _generate_batch(self, batch: list[Instance]) -> list[GenerationResult]:
-        hf_messages, texts, docs = [], [], []
-        for request in batch:
-            _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
-            doc = self.task_dict[task][split][doc_id]
-            messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
-            docs.append(doc)
-            hf_messages.append(messages)
-            texts.append(self.render(messages))
-        gen_kwargs = dict(batch[0].args[2] or {})
-        until = gen_kwargs.pop("until", None) or []
-        until = [until] if isinstance(until, str) else list(until)
-        max_new_tokens = int(gen_kwargs.pop("max_new_tokens", 1024))
-        if self.max_new_tokens_cap:
-            max_new_tokens = min(max_new_tokens, self.max_new_tokens_cap)
-        temperature = float(gen_kwargs.pop("temperature", 0) or 0)
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": gen_kwargs.get("top_p")} if temperature > 0 else {"do_sample": False}
+        docs, hf_messages, texts = map(list, zip(*(self.conversation(request) for request in batch)))
+        settings = self.generation_settings(batch[0].args[2])
+        until, max_new_tokens, temperature = settings["until"], settings["max_new_tokens"], settings["temperature"]
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": settings["top_p"]} if temperature > 0 else {"do_sample": False}
         inputs = self.prepare_inputs(texts, hf_messages).to(self.device)
         # one row with letters wanted: keep the generation's logits and cache, so the letter pass can reuse them
         option_letters = [self._option_letters(doc) if self.letter_probs else None for doc in docs]
@@ -176,14 +233,6 @@ class PrefillChatModel(lmms):
             n_tokens = int((new_ids != self.tokenizer.pad_token_id).sum())
             results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
         return results
-
-    @staticmethod
-    def _option_letters(doc: dict) -> tuple[str, ...] | None:
-        """The letters of one of our multiple-choice docs (abstain letter included); None for anything else."""
-        if "lr_perturbation" not in doc:
-            return None
-        pert = perturbation_from_doc(doc)
-        return pert.item.letters if pert.applicable and pert.item.is_multiple_choice else None
 
     def letter_distribution(self, messages: list[dict], assistant_text: str, letters: Sequence[str],
                             prompt_inputs=None, generation: "Generation | None" = None) -> dict:
