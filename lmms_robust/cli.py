@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # subcommands that start lmms-eval: checked against our requirements first (lmms_robust/environment.py)
-RUNS_LMMS_EVAL = ("demo", "sweep")
+RUNS_LMMS_EVAL = ("demo", "sweep", "eval")
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -51,6 +54,81 @@ def run_demo(args) -> int:
     print()
     print(format_table(results))
     print(f"\nresults and per-item samples: {output}")
+    return 0
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    """The value of ``--name X`` / ``--name=X`` in a pass-through argument list (the last one wins, as argparse)."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg[len(name) + 1:]
+    return value
+
+
+def run_eval(args) -> int:
+    """``python -m lmms_eval ARGS``, then a check of what it wrote: non-zero, with the cause, when a task failed."""
+    from lmms_robust.results import RunCheckError, check_run, format_table
+
+    argv = list(args.lmms_eval_args)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    output = _flag(argv, "--output_path")
+    tasks = _flag(argv, "--tasks")
+    if not output or not tasks:
+        print("error: lmms-robust eval needs --tasks and --output_path among the lmms-eval arguments (the check "
+              "reads the results file written there)", file=sys.stderr)
+        return 2
+    started = time.time()
+    command = [sys.executable, "-m", "lmms_eval", *argv]
+    # the output streams through; its tail is kept to name the cause when the run fails
+    tail: collections.deque[str] = collections.deque(maxlen=400)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                          bufsize=1) as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            tail.append(line)
+    try:
+        results = check_run(output, [t.strip() for t in tasks.split(",") if t.strip()], newer_than=started)
+    except (RunCheckError, FileNotFoundError) as exc:
+        cause = _failure_cause(list(tail))
+        print(f"\nlmms-robust eval: FAILED: {exc}" + (f"\ncause (from the lmms-eval log): {cause}" if cause else ""),
+              file=sys.stderr)
+        return process.returncode or 1
+    if process.returncode:
+        print(f"\nlmms-robust eval: lmms-eval exited with {process.returncode}", file=sys.stderr)
+        return process.returncode
+    print("\n" + format_table(results))
+    return 0
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failure_cause(lines: list[str]) -> str | None:
+    """The last exception line of a traceback or the last ERROR log line, if the log has one."""
+    for line in reversed(lines):
+        text = _ANSI.sub("", line).strip()
+        if not text:
+            continue
+        head = text.split(":", 1)[0]
+        if (head.endswith(("Error", "Exception", "Exit")) and " " not in head) or "| ERROR" in text:
+            return text
+    return None
+
+
+def run_check(args) -> int:
+    from lmms_robust.results import RunCheckError, check_run, format_table
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    try:
+        results = check_run(args.run_dir, tasks)
+    except (RunCheckError, FileNotFoundError) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(format_table(results))
     return 0
 
 
@@ -115,6 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--max-new-tokens", type=int, default=16)
     demo.set_defaults(func=run_demo)
 
+    evaluate = sub.add_parser("eval", help="run lmms-eval with the given arguments, then check its results: exits "
+                                           "non-zero with the cause when a task failed (lmms-eval itself exits 0)")
+    evaluate.add_argument("lmms_eval_args", nargs=argparse.REMAINDER,
+                          help="everything lmms-eval takes (--model, --model_args, --tasks, --output_path, ...)")
+    evaluate.set_defaults(func=run_eval)
+
+    check = sub.add_parser("check", help="check an lmms-eval output folder: exit 1 naming what is missing when a "
+                                         "task failed, else print the table")
+    check.add_argument("run_dir", help="the --output_path of the run")
+    check.add_argument("--tasks", default=None, help="comma-separated tasks or groups the run was asked for "
+                                                     "(default: those in its results file)")
+    check.set_defaults(func=run_check)
+
     loc = sub.add_parser("localize", help="copy our tasks so they read a local copy of a benchmark")
     loc.add_argument("--benchmark", default="mathvista")
     loc.add_argument("--data", required=True, help="a save_to_disk directory, or parquet file(s), in the benchmark's schema")
@@ -161,7 +252,12 @@ def main(argv: list[str] | None = None) -> int:
                                                          "(OpenAI-compatible server)")
     perturbations_cli.add_arguments(perturbations)
 
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"] and not set(argv[1:2]) & {"-h", "--help"}:
+        # everything after "eval" is lmms-eval's (argparse would claim the --options for itself)
+        args = argparse.Namespace(command="eval", func=run_eval, lmms_eval_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     if args.command in RUNS_LMMS_EVAL:
         from lmms_robust import environment
 

@@ -22,7 +22,8 @@ QUADRANTS = ("consistent_correct", "inconsistent_correct", "consistent_incorrect
              "undetermined")
 METRICS = ("acc", "unparsed_rate", "consistency", "undetermined_rate", "consistent_acc", "q_consistent_correct",
            "q_inconsistent_correct", "q_consistent_incorrect", "q_inconsistent_incorrect", "q_undetermined",
-           "abstain_rate", "letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass", "ece", "brier")
+           "abstain_rate", "letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass", "ece", "brier",
+           "truncated_rate")
 LETTER_METRICS = ("letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass")
 HIGHER_IS_BETTER: dict[str, bool] = {
     "acc": True,
@@ -42,6 +43,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "letter_mass": True,
     "ece": False,
     "brier": False,
+    "truncated_rate": False,  # generations cut by max_new_tokens: a cap that cuts CoTs shows here
 }
 STATUSES = ("ok", "unparsed", "not_applicable")
 RECORD_KEYS = (
@@ -49,13 +51,14 @@ RECORD_KEYS = (
     "correct", "cot_conclusion", "consistent", "consistency_applicable", "quadrant", "abstained", "target",
     "caption", "prefill", "prefill_chars", "abstain_letter", "letter_probs", "letter_mass", "letter_forced",
     "letter_entropy", "letter_entropy_norm", "p_correct", "letter_predicted", "letter_brier", "consistency_source",
-    "judge_verdict",
+    "judge_verdict", "finish_reason", "output_tokens", "seed", "perturbations", "provenance",
 )
 COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined", "n_letter_items")
 
 
 def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None = None,
-               prefill_chars: int | None = None, letters: dict | None = None) -> dict:
+               prefill_chars: int | None = None, letters: dict | None = None, finish_reason: str | None = None,
+               output_tokens: int | None = None, run: dict | None = None, provenance: dict | None = None) -> dict:
     """The per-item record of one response.
 
     Args:
@@ -65,6 +68,10 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         prefill_chars: characters of the CoT that were prefilled; defaults to ``len(pert.prefill)`` (0 without).
         letters: the backend's letter distribution at the answer position, ``{"raw": {letter: mass},
             "forced": bool}``; multiple-choice items only (free-form items leave the letter fields None).
+        finish_reason, output_tokens: how the generation ended (``eos``/``stop``/``length``) and its length, as
+            the backend reported them (None when it did not, e.g. a replay without them).
+        run: ``{"seed", "perturbations"}`` that made the item's text (``harness/docs.run_from_doc``).
+        provenance: versions and model facts that reproduce the response (``harness/provenance``).
 
     Returns:
         A JSON-safe dict with every key of ``RECORD_KEYS``.
@@ -94,6 +101,11 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         "abstain_letter": pert.abstain_letter,
         **dict.fromkeys(RECORD_KEYS[RECORD_KEYS.index("letter_probs"):]),
         "consistency_source": "rules",
+        "finish_reason": finish_reason,
+        "output_tokens": output_tokens,
+        "seed": (run or {}).get("seed"),
+        "perturbations": (run or {}).get("perturbations"),
+        "provenance": provenance,
     }
     if not pert.applicable:
         return record
@@ -147,6 +159,8 @@ def aggregate(records: Sequence[dict], metric: str) -> float | None:
         return _share(scored, lambda r: r["status"] == "unparsed")
     if metric == "abstain_rate":
         return _share([r for r in scored if r["abstain_letter"] is not None], lambda r: r["abstained"] is True)
+    if metric == "truncated_rate":
+        return _share([r for r in scored if r["finish_reason"] is not None], lambda r: r["finish_reason"] == "length")
 
     if metric in LETTER_METRICS:
         return _mean([r[metric] for r in scored if r[metric] is not None])

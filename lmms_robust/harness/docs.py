@@ -1,8 +1,9 @@
 """process_docs: turn a benchmark split into perturbed docs, one factory for every (benchmark, variant).
 
-Each doc keeps its dataset fields and gains four columns:
-``lr_item_id`` (pairing key), ``lr_doc_id`` (its position, lmms-eval's doc id), ``lr_variant`` and ``lr_perturbation`` (JSON: the item as shown plus the
-caption/prefill/target), so the later hooks need nothing but the doc.
+Each doc keeps its dataset fields and gains five columns:
+``lr_item_id`` (pairing key), ``lr_doc_id`` (its position, lmms-eval's doc id), ``lr_variant``, ``lr_perturbation``
+(JSON: the item as shown plus the caption/prefill/target) and ``lr_run`` (JSON: the seed and perturbation source
+that made it), so the later hooks need nothing but the doc.
 
 lmms-eval hands ``process_docs`` the dataset alone, so run settings come from the environment
 (``LMMS_ROBUST_SEED``, ``LMMS_ROBUST_PERTURBATIONS``). What was used reaches the results file anyway: lmms-eval
@@ -25,7 +26,7 @@ from lmms_robust.core.perturbation_file import FileGenerator, PerturbationFile, 
 
 SEED_ENV = "LMMS_ROBUST_SEED"
 PERTURBATIONS_ENV = "LMMS_ROBUST_PERTURBATIONS"
-COLUMNS = ("lr_item_id", "lr_doc_id", "lr_variant", "lr_perturbation")
+COLUMNS = ("lr_item_id", "lr_doc_id", "lr_variant", "lr_perturbation", "lr_run")
 
 
 def protocol_config() -> PerturbConfig:
@@ -77,6 +78,15 @@ def perturbation_from_doc(doc: dict) -> Perturbation:
     return Perturbation(item=Item(**item_fields), **payload)
 
 
+def run_from_doc(doc: dict) -> dict:
+    """``{"seed": int, "perturbations": "generator" | "file sha256:…"}`` that made this doc."""
+    return json.loads(doc["lr_run"]) if doc.get("lr_run") else {"seed": None, "perturbations": None}
+
+
+def source_label(source: PerturbationFile | None) -> str:
+    return f"file sha256:{source.sha256}" if source is not None else "generator"
+
+
 def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | None = None,
                source: PerturbationFile | None = None):
     """Validate every row, perturb it, and add the lr_* columns. Row order and count never change.
@@ -115,6 +125,9 @@ def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | No
     dataset = dataset.add_column("lr_item_id", ids)
     dataset = dataset.add_column("lr_doc_id", list(range(len(ids))))  # lmms-eval's doc_id: the position in the split
     dataset = dataset.add_column("lr_variant", [variant] * len(ids))
+    label = "none in this variant" if spec.target_kind is None else source_label(source)
+    run = json.dumps({"seed": config.seed, "perturbations": label}, sort_keys=True)
+    dataset = dataset.add_column("lr_run", [run] * len(ids))
     return dataset.add_column("lr_perturbation", payloads)
 
 

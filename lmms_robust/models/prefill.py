@@ -4,11 +4,11 @@ lmms-eval's chat backends render every conversation with ``add_generation_prompt
 message becomes a closed turn followed by a fresh one. Here a trailing assistant message is continued instead
 (``continue_final_message=True``): the model's first new token follows the prefix directly.
 
-``ChatBackend`` is what every engine shares (model_args, prompt preset, rendering, request order, doc lookup,
-generation settings); ``PrefillChatModel`` is the transformers engine on top of it. A transformers subclass
-supplies three things: how to load the checkpoint, which config ``model_type`` it accepts, and how to turn
-rendered texts plus HF-style messages into model inputs. Everything else (batching, stop strings, data
-parallelism, progress, cache hooks) lives here. The vLLM engine is ``lmms_robust.models.vllm_backend``.
+``ChatBackend`` is what every engine shares (model_args, prompt preset, stop ids, provenance, rendering, request
+order, doc lookup, generation settings, finish reasons); ``PrefillChatModel`` is the transformers engine on top of
+it, and ``lmms_robust.models.vllm_backend`` the vLLM one. A transformers subclass supplies three things: how to
+load the checkpoint, which config ``model_type`` it accepts, and how to turn rendered texts plus HF-style messages
+into model inputs. Everything else (batching, data parallelism, progress, cache hooks) lives here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from lmms_eval.api.model import lmms
 from lmms_eval.protocol import ChatMessages
 from tqdm import tqdm
 
-from lmms_robust.core.letters import answer_context, attach
+from lmms_robust.core.letters import answer_context
+from lmms_robust.core.trailer import attach
+from lmms_robust.harness import provenance
 from lmms_robust.harness.docs import perturbation_from_doc
 from lmms_robust.harness.hooks import conversation
 from lmms_robust.presets import choose as choose_preset
@@ -34,11 +36,12 @@ class WrongArchitecture(ValueError):
 
 
 class ChatBackend(lmms):
-    """What our prefill-continuing backends share, whatever the engine: model_args common to all, the prompt
-    preset, rendering with the chat template, request order, doc lookup, generation settings, option letters.
+    """What our prefill-continuing backends share, whatever the engine: the model_args common to all, the prompt
+    preset, stop ids, provenance, rendering with the chat template, request order, doc lookup, generation settings,
+    how a generation ended, option letters.
 
-    A subclass supplies ``load`` and ``generate_until``; ``setup`` runs after the process group is known and
-    before ``load`` (e.g. to pick a device)."""
+    A subclass supplies ``load`` (setting ``processor``, ``_tokenizer``, ``generation_config``, ``checkpoint_config``
+    and ``dtype_name``) and ``generate_until``; ``setup`` runs once the process group is known, before ``load``."""
 
     is_simple = False
     accepted_model_types: tuple[str, ...] = ()
@@ -48,11 +51,15 @@ class ChatBackend(lmms):
                  max_new_tokens: int | None = None, letter_probs: bool = True, preset: str | None = None,
                  **kwargs) -> None:
         super().__init__()
-        self._check_architecture(pretrained)
+        self._check_architecture(pretrained, kwargs.get("revision"))
         self.accelerator = Accelerator()
         self._rank = self.accelerator.process_index
         self._world_size = self.accelerator.num_processes
-        self.batch_size_per_gpu = int(batch_size)
+        try:
+            self.batch_size_per_gpu = int(batch_size)
+        except ValueError:
+            raise ValueError(f"{self.backend_name}: batch_size={batch_size!r} is not a whole number of requests "
+                             f"(automatic batch sizing is not supported)") from None
         # the checkpoint's prompt as trained (lmms_robust.presets); an explicit system_prompt overrides its system turn
         self.preset_choice = choose_preset(preset, pretrained)
         self.system_prompt = self.preset_choice.preset.system_prompt if system_prompt is None else system_prompt
@@ -62,20 +69,57 @@ class ChatBackend(lmms):
         self.letter_probs = str(letter_probs).lower() not in ("false", "0", "no")
         self.setup()
         self.load(pretrained, **kwargs)
+        self.stop_token_ids = self._stop_token_ids()
+        self.model_info = self._model_info(pretrained)
+        provenance.record_model(self.model_info)
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        """lmms-eval passes its CLI flags (``--batch_size``, ``--device``) beside model_args; where both name a
+        setting, model_args wins (lmms-eval itself would fail on the duplicate keyword)."""
+        from lmms_eval import utils
+
+        args = utils.simple_parse_args_string(arg_string)
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in args}
+        return cls(**args, **extra)
 
     # --- what a subclass provides -------------------------------------------------------------------------
     def setup(self) -> None:
         pass
 
     def load(self, pretrained: str, **kwargs) -> None:
-        """Set ``self.processor`` and ``self._tokenizer`` (and the engine)."""
         raise NotImplementedError
 
     # --- shared machinery ---------------------------------------------------------------------------------
-    def _check_architecture(self, pretrained: str) -> None:
+    def _stop_token_ids(self) -> list[int]:
+        """Every id that ends a turn: the checkpoint's generation_config eos ids (Qwen2.5-VL lists two), the
+        tokenizer's eos, and ``<|im_end|>`` where the vocabulary has it. Nothing else stops a generation."""
+        configured = getattr(self.generation_config, "eos_token_id", None)
+        ids = list(configured) if isinstance(configured, (list, tuple)) else [configured]
+        ids.append(self.tokenizer.eos_token_id)
+        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
+            ids.append(im_end)
+        return sorted({i for i in ids if isinstance(i, int)})
+
+    def _model_info(self, pretrained: str) -> dict:
+        """What reproduces this backend's generations, for the results file and every record."""
+        template = getattr(self.processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None)
+        return {
+            "backend": self.backend_name,
+            "checkpoint": str(pretrained),
+            "revision": getattr(self, "revision", None) or getattr(self.checkpoint_config, "_commit_hash", None),
+            "chat_template_sha256": provenance.sha256_text(template if isinstance(template, str) else None),
+            "system_prompt": self.system_prompt,
+            **self.preset_choice.describe(),
+            "dtype": self.dtype_name,
+            "stop_token_ids": ",".join(map(str, self.stop_token_ids)),
+        }
+
+    def _check_architecture(self, pretrained: str, revision: str | None = None) -> None:
         from transformers import AutoConfig
 
-        model_type = getattr(AutoConfig.from_pretrained(pretrained), "model_type", None)
+        model_type = getattr(AutoConfig.from_pretrained(pretrained, revision=revision), "model_type", None)
         if model_type not in self.accepted_model_types:
             raise WrongArchitecture(
                 f"{pretrained} is a {model_type!r} checkpoint; the {self.backend_name} backend loads "
@@ -120,31 +164,46 @@ class ChatBackend(lmms):
 
     @staticmethod
     def request_order(requests: list[Instance]) -> list[int]:
-        """Indices of the requests by task, then doc id (so a task's docs and their shared images sit together)."""
+        """Request indices by task, then doc id (a task's docs, and the images they share, sit together)."""
         return sorted(range(len(requests)), key=lambda i: (requests[i].args[4], requests[i].args[3]))
 
     def conversation(self, request: Instance) -> tuple[dict, list[dict], str]:
-        """The request's doc, its HF-style messages (in this run's preset for our docs) and their rendered text."""
+        """The request's doc, its HF-style messages (our docs: in this run's preset) and their rendered text."""
         _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
         doc = self.task_dict[task][split][doc_id]
-        if "lr_perturbation" in doc:
-            raw = conversation(doc, self.preset_choice.preset)
-        else:
-            raw = doc_to_messages(doc)
+        raw = conversation(doc, self.preset_choice.preset) if "lr_perturbation" in doc else doc_to_messages(doc)
         messages = ChatMessages(messages=raw).to_hf_messages()
         return doc, messages, self.render(messages)
 
     def generation_settings(self, gen_kwargs: dict | None) -> dict:
-        """``until`` (list), ``max_new_tokens`` (capped by model_args), ``temperature`` and ``top_p`` of a request."""
+        """A request's ``until`` (non-empty strings), ``max_new_tokens`` (capped by model_args), ``temperature``
+        and ``top_p``."""
         gen_kwargs = dict(gen_kwargs or {})
         until = gen_kwargs.pop("until", None) or []
-        until = [until] if isinstance(until, str) else list(until)
+        until = [until] if isinstance(until, str) else [u for u in until if u]
         max_new_tokens = int(gen_kwargs.pop("max_new_tokens", 1024))
         if self.max_new_tokens_cap:
             max_new_tokens = min(max_new_tokens, self.max_new_tokens_cap)
         temperature = float(gen_kwargs.pop("temperature", 0) or 0)
         return {"until": until, "max_new_tokens": max_new_tokens, "temperature": temperature,
                 "top_p": gen_kwargs.get("top_p")}
+
+    def _finish(self, new_ids: list[int], until: list[str]) -> tuple[str, str, int]:
+        """``(text, finish_reason, output_tokens)`` of one generated row (right-padded after its end).
+
+        ``stop``: a stop string ended it (text cut before the string); ``eos``: an end-of-turn id (the pad id too,
+        when it is one); ``length``: neither, at ``max_new_tokens``.
+        """
+        stops = set(self.stop_token_ids)
+        end = next((i for i, token in enumerate(new_ids) if token in stops), None)
+        kept = new_ids if end is None else new_ids[:end]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        cut = min((text.find(s) for s in until if s in text), default=-1)
+        if cut >= 0:
+            return text[:cut], "stop", len(kept)
+        if end is not None:
+            return text, "eos", end + 1
+        return text, "length", len(kept)
 
     @staticmethod
     def _option_letters(doc: dict) -> tuple[str, ...] | None:
@@ -156,13 +215,14 @@ class ChatBackend(lmms):
 
 
 class PrefillChatModel(ChatBackend):
-    """The transformers engine: ``generate`` in batches, then the letter pass from the generation's own logits."""
+    """The transformers engine: ``generate`` in batches of ``batch_size``, then the letter pass (read from the
+    generation's own logits where it can be, teacher-forced where not)."""
 
     def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto",
-                 system_prompt: str | None = None, attn_implementation: str | None = None, **kwargs) -> None:
+                 attn_implementation: str | None = None, **kwargs) -> None:
         self._requested_device, self._requested_device_map = device, device_map
-        super().__init__(pretrained, system_prompt=system_prompt, attn_implementation=attn_implementation, **kwargs)
-        self.model.eval()
+        super().__init__(pretrained, attn_implementation=attn_implementation, **kwargs)
+        self._model.eval()
 
     def setup(self) -> None:
         device, device_map = self._requested_device, self._requested_device_map
@@ -189,6 +249,18 @@ class PrefillChatModel(ChatBackend):
         return self._model
 
     @property
+    def generation_config(self):
+        return self._model.generation_config
+
+    @property
+    def checkpoint_config(self):
+        return self._model.config
+
+    @property
+    def dtype_name(self) -> str | None:
+        return str(getattr(self._model, "dtype", "")).replace("torch.", "") or None
+
+    @property
     def device(self):
         return self._device
 
@@ -210,27 +282,29 @@ class PrefillChatModel(ChatBackend):
         settings = self.generation_settings(batch[0].args[2])
         until, max_new_tokens, temperature = settings["until"], settings["max_new_tokens"], settings["temperature"]
         sampling = {"do_sample": True, "temperature": temperature, "top_p": settings["top_p"]} if temperature > 0 else {"do_sample": False}
+        if until:  # stop strings the task (or --gen_kwargs) asked for; ours ask for none
+            sampling.update(stop_strings=until, tokenizer=self.tokenizer)
         inputs = self.prepare_inputs(texts, hf_messages).to(self.device)
         # one row with letters wanted: keep the generation's logits and cache, so the letter pass can reuse them
         option_letters = [self._option_letters(doc) if self.letter_probs else None for doc in docs]
         keep = len(batch) == 1 and option_letters[0] is not None
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.tokenizer.eos_token_id,
+            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.stop_token_ids,
                                       pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling,
                                       return_dict_in_generate=True, output_logits=keep)
         prompt_len = inputs["input_ids"].shape[1]
         generation = Generation(out.sequences[0].tolist(), prompt_len, out.logits, out.past_key_values) if keep else None
         results = []
         for request, letters, messages, text, sequence in zip(batch, option_letters, hf_messages, texts, out.sequences):
-            new_ids = sequence[prompt_len:]
-            answer = self.tokenizer.decode(new_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            answer = _cut_at_stop(answer, until)
+            answer, finish_reason, n_tokens = self._finish(sequence[prompt_len:].tolist(), until)
+            distribution = None
             if letters:
                 reusable = inputs if len(batch) == 1 else None  # one row: its vision inputs serve the letter pass
-                answer = attach(answer, self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
-                                                                 prompt_inputs=reusable, generation=generation))
+                distribution = self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
+                                                        prompt_inputs=reusable, generation=generation)
+            answer = attach(answer, letters=distribution, finish_reason=finish_reason, output_tokens=n_tokens,
+                            model=self.model_info)
             self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
-            n_tokens = int((new_ids != self.tokenizer.pad_token_id).sum())
             results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
         return results
 
@@ -345,8 +419,3 @@ def _group_by_gen_kwargs(requests: list[Instance], indices: list[int]) -> list[l
     for i in indices:
         groups.setdefault(repr(sorted((requests[i].args[2] or {}).items())), []).append(i)
     return list(groups.values())
-
-
-def _cut_at_stop(text: str, until: list[str]) -> str:
-    cut = min((text.find(s) for s in until if s and s in text), default=-1)
-    return text if cut < 0 else text[:cut]

@@ -5,7 +5,8 @@ real pipeline in tests. ``model_args``: ``path=FILE.jsonl`` where each line is
 ``{"task": "mathvista_misleadcap", "item_id": "17", "response": "..."}`` (``doc_id`` may stand in for
 ``item_id``). ``response`` is what the model wrote after any prefilled prefix, exactly as a samples log's
 ``resps`` holds it. An optional ``"letters": {"raw": {"A": 0.7, "B": 0.2}, "forced": false}`` carries a
-recorded option-letter distribution, so saved runs re-score entropy, p_correct and calibration too.
+recorded option-letter distribution, so saved runs re-score entropy, p_correct and calibration too, and an
+optional ``"finish_reason"`` (``eos``, ``stop`` or ``length``) how the generation ended (``truncated_rate``).
 ``missing=error`` (default) stops on a request without a saved response; ``missing=empty``
 answers it with an empty string (it is then scored as unparsed, and counted).
 """
@@ -20,7 +21,8 @@ from lmms_eval.api.instance import GenerationResult
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
-from lmms_robust.core.letters import attach
+from lmms_robust.core.letters import LetterError, validate_letters
+from lmms_robust.core.trailer import FINISH_REASONS, attach, contains_trailer
 
 
 class ReplayError(ValueError):
@@ -46,12 +48,19 @@ def load_responses(path: str | Path) -> dict[tuple[str, str], str]:
                 raise ReplayError(f"{where}: no 'item_id' or 'doc_id'")
             if not isinstance(row["response"], str):
                 raise ReplayError(f"{where}: 'response' must be a string")
+            if contains_trailer(row["response"]):
+                raise ReplayError(f"{where}: 'response' holds an lmms_robust_meta trailer; give the model's text "
+                                  f"only, and a distribution under 'letters'")
             letters = row.get("letters")
             if letters is not None:
-                raw = letters.get("raw") if isinstance(letters, dict) else None
-                if not isinstance(raw, dict) or not all(isinstance(v, (int, float)) for v in raw.values()):
-                    raise ReplayError(f"{where}: 'letters' must look like {{\"raw\": {{\"A\": 0.7, ...}}, \"forced\": false}}")
-                row["response"] = attach(row["response"], {"raw": raw, "forced": bool(letters.get("forced"))})
+                try:
+                    validate_letters(letters)
+                except LetterError as exc:
+                    raise ReplayError(f"{where}: 'letters': {exc}") from None
+            finish_reason = row.get("finish_reason")
+            if finish_reason not in (None, *FINISH_REASONS):
+                raise ReplayError(f"{where}: 'finish_reason' must be one of {FINISH_REASONS}, not {finish_reason!r}")
+            row["response"] = attach(row["response"], letters=letters, finish_reason=finish_reason)
             key = (str(row["task"]), f"{key_field}={row[key_field]}")
             if key in table:
                 raise ReplayError(f"{where}: a second response for task {row['task']!r} {key[1]}")

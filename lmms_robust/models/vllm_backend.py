@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import torch
 from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
 
-from lmms_robust.core.letters import answer_context, attach
+from lmms_robust.core.letters import answer_context
+from lmms_robust.core.trailer import attach
 from lmms_robust.models.letter_probs import branches, continuation_paths, letter_masses
-from lmms_robust.models.prefill import ChatBackend, _cut_at_stop, _prefill_text
+from lmms_robust.models.prefill import ChatBackend, _prefill_text
 
 # vLLM's cap on logprob_token_ids per request (vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS in 0.32)
 MAX_SCORED_TOKENS = 128
@@ -36,7 +37,9 @@ class _Pending:
     index: int
     request: Instance
     text: str
+    until: list[str]
     answer: str
+    finish_reason: str
     n_tokens: int
     letters: tuple[str, ...] | None
     messages: list[dict]
@@ -63,24 +66,31 @@ class VllmRobust(ChatBackend):
     def load(self, pretrained: str, tensor_parallel_size: int = 1, dtype: str = "bfloat16",
              max_model_len: int | None = None, gpu_memory_utilization: float = 0.9, min_pixels: int = 256 * 28 * 28,
              max_pixels: int = 1605632, enable_prefix_caching: bool = True, enforce_eager: bool = False,
-             seed: int = 0, **unused) -> None:
+             seed: int = 0, revision: str | None = None, **unused) -> None:
         if unused:
             raise TypeError(f"vllm_robust: unknown model_args {sorted(unused)} (the instruction comes from "
                             f"lmms_robust's templates and presets, so reasoning_prompt is not taken)")
-        from transformers import AutoProcessor
+        from transformers import AutoConfig, AutoProcessor, GenerationConfig
         from vllm import LLM
 
         tensor_parallel_size = int(tensor_parallel_size)
         self._pin_rank_gpus(tensor_parallel_size)
-        self.processor = AutoProcessor.from_pretrained(pretrained, min_pixels=int(min_pixels), max_pixels=int(max_pixels))
+        self.revision = revision  # a hub branch, tag or commit; recorded in every record and the results
+        self.processor = AutoProcessor.from_pretrained(pretrained, min_pixels=int(min_pixels), max_pixels=int(max_pixels),
+                                                       revision=revision)
         self._tokenizer = self.processor.tokenizer
-        self.engine = LLM(model=str(pretrained), tokenizer=str(pretrained), dtype=dtype,
+        self.checkpoint_config = AutoConfig.from_pretrained(pretrained, revision=revision)
+        try:
+            self.generation_config = GenerationConfig.from_pretrained(pretrained, revision=revision)
+        except OSError:  # no generation_config.json: the tokenizer's eos and <|im_end|> end a turn
+            self.generation_config = None
+        self.dtype_name = dtype
+        self.engine = LLM(model=str(pretrained), tokenizer=str(pretrained), revision=revision, dtype=dtype,
                           tensor_parallel_size=tensor_parallel_size,
                           max_model_len=int(max_model_len) if max_model_len else None,
                           gpu_memory_utilization=float(gpu_memory_utilization),
                           enable_prefix_caching=_flag(enable_prefix_caching), enforce_eager=_flag(enforce_eager),
                           seed=int(seed), mm_processor_kwargs={"min_pixels": int(min_pixels), "max_pixels": int(max_pixels)})
-        self.stop_token_ids = [self._tokenizer.eos_token_id]
 
     def _pin_rank_gpus(self, tensor_parallel_size: int) -> None:
         """Data parallel: the engine of rank r sees only its own GPUs (set before vLLM starts its workers)."""
@@ -113,13 +123,15 @@ class VllmRobust(ChatBackend):
         return images
 
     def _sampling(self, settings: dict):
+        """As the transformers engine generates: stopped only by the end-of-turn ids (and stop strings a task
+        asks for); the text is decoded by ``_finish`` from the token ids, as there."""
         from vllm import SamplingParams
 
         greedy = settings["temperature"] <= 0
         return SamplingParams(max_tokens=settings["max_new_tokens"], temperature=0.0 if greedy else settings["temperature"],
                               top_p=1.0 if greedy or settings["top_p"] is None else float(settings["top_p"]),
                               stop=settings["until"] or None, stop_token_ids=self.stop_token_ids,
-                              skip_special_tokens=True)
+                              detokenize=bool(settings["until"]))
 
     # --- the run ------------------------------------------------------------------------------------------
     def generate_until(self, requests: list[Instance]) -> list[GenerationResult]:
@@ -133,20 +145,15 @@ class VllmRobust(ChatBackend):
             prompts.append(self._prompt(self._ids(text), images))
             params.append(self._sampling(settings))
             letters = self._option_letters(doc) if self.letter_probs else None
-            pending.append(_Pending(index, request, text, "", 0, letters, messages, images))
+            pending.append(_Pending(index, request, text, settings["until"], "", "", 0, letters, messages, images))
         outputs = self.engine.generate(prompts, params, use_tqdm=self.rank == 0)
         for item, output in zip(pending, outputs):
-            completion = output.outputs[0]
-            answer = self._tokenizer.decode(completion.token_ids, skip_special_tokens=True,
-                                            clean_up_tokenization_spaces=False)
-            item.answer = _cut_at_stop(answer, self.generation_settings(item.request.args[2])["until"])
-            item.n_tokens = len(completion.token_ids)
+            item.answer, item.finish_reason, item.n_tokens = self._finish(list(output.outputs[0].token_ids), item.until)
         distributions = self.letter_distributions([item for item in pending if item.letters])
         results: list[GenerationResult | None] = [None] * len(requests)
         for item in pending:
-            answer = item.answer
-            if item.index in distributions:
-                answer = attach(answer, distributions[item.index])
+            answer = attach(item.answer, letters=distributions.get(item.index), finish_reason=item.finish_reason,
+                            output_tokens=item.n_tokens, model=self.model_info)
             self.cache_hook.add_partial("generate_until", (item.text, item.request.args[2]), answer)
             results[item.index] = GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=item.n_tokens))
         return results

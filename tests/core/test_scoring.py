@@ -140,11 +140,19 @@ EXPECTED_FIVE = {
     # no letter distributions in these records: the letter metrics have no item to average over
     "letter_entropy": None, "letter_entropy_norm": None, "p_correct": None, "letter_mass": None, "ece": None,
     "brier": None, "n_letter_items": 0,
+    "truncated_rate": None,  # no backend said how these generations ended
 }
 
 
 def test_five_records_give_the_hand_computed_metrics():
     assert summarize(FIVE) == pytest.approx(EXPECTED_FIVE)
+
+
+def test_truncated_rate_is_the_share_cut_by_max_new_tokens_among_items_whose_end_is_known():
+    ends = ["eos", "length", "stop", None, "length"]
+    records = [{**r, "finish_reason": end} for r, end in zip(FIVE, ends)]
+    records.append({**rec(status="not_applicable"), "finish_reason": "length"})  # left out like every metric
+    assert aggregate(records, "truncated_rate") == pytest.approx(2 / 4)
     assert aggregate(FIVE, "acc") == pytest.approx(0.4)
     assert aggregate(FIVE, "consistency") == pytest.approx(2 / 3)
 
