@@ -49,14 +49,11 @@ def requests_for(docs_by_variant: dict[str, list[dict]], new_tokens: int):
 
 def sample_docs() -> dict[str, list[dict]]:
     """The sample split (lmms_robust.testing.sample) through every variant's process_docs."""
-    from datasets import load_from_disk
-
-    from lmms_robust.harness.docs import build_docs
-    from lmms_robust.testing.sample import write_sample
     from lmms_robust.core.perturb import VARIANTS
+    from lmms_robust.harness.docs import build_docs
+    from lmms_robust.testing.sample import sample_dataset
 
-    sample = write_sample(Path(tempfile.mkdtemp()) / "sample")
-    dataset = load_from_disk(str(sample))
+    dataset = sample_dataset()
     return {variant: list(build_docs(dataset, "mathvista", variant)) for variant in VARIANTS}
 
 

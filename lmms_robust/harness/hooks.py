@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import partial
+from functools import lru_cache, partial
 
 from lmms_robust.benchmarks import benchmark_module
 from lmms_robust.core.parse import parse_response
-from lmms_robust.core.scoring import METRICS, aggregate, rejudge, score_item
+from lmms_robust.core.scoring import METRICS, aggregate, metric_values, rejudge, score_item
 from lmms_robust.harness.docs import perturbation_from_doc, run_from_doc
 from lmms_robust.harness.filters import decode_response
 from lmms_robust.harness.provenance import versions
+from lmms_robust.presets import presets
 from lmms_robust.resources import render
 
 PREFILL_KWARG = "prefill_supported"
@@ -62,7 +63,14 @@ def _images(doc: dict, pert) -> list:
 
 
 def _user_text(pert, preset=None) -> str:
+    # lmms-eval asks for the text (doc_to_text, its context string) and the backend for the messages: render once
+    return _rendered_user_text(pert, None if preset is None else preset.name)
+
+
+@lru_cache(maxsize=8192)
+def _rendered_user_text(pert, preset_name: str | None) -> str:
     item = pert.item
+    preset = None if preset_name is None else presets()[preset_name]
     if preset is None:
         instruction, prefix = render("instruction.jinja", is_multiple_choice=item.is_multiple_choice), ""
     else:
@@ -92,7 +100,8 @@ def doc_to_target(doc: dict) -> str:
 
 
 def process_results(doc: dict, results: list) -> dict:
-    """One record per doc, under every metric name (each aggregation reads its own field).
+    """One record per doc: whole under ``acc``, under every other metric the fields its aggregation reads
+    (``core.scoring.metric_values``).
 
     Never raises: lmms-eval retries a raising process_results and then drops the task silently.
     """
@@ -108,7 +117,7 @@ def process_results(doc: dict, results: list) -> dict:
     judge = configured_judge()
     if judge is not None and parsed is not None:
         record = rejudge(record, _judge_verdict(judge, parsed, pert.item, record), judge.model)
-    return {metric: record for metric in METRICS}
+    return metric_values(record)
 
 
 JUDGE_ENV = ("LMMS_ROBUST_JUDGE_URL", "LMMS_ROBUST_JUDGE_MODEL", "LMMS_ROBUST_JUDGE_CACHE")

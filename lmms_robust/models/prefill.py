@@ -31,6 +31,11 @@ from lmms_robust.presets import choose as choose_preset
 from lmms_robust.models.letter_probs import continuation_paths, letter_masses
 
 
+# the most generation logits a batch keeps for its letter pass (float32): 4 GiB is batch 8 x 820 steps of Qwen's
+# 152k-token vocabulary
+KEPT_LOGITS_BYTES = 4 << 30
+
+
 class WrongArchitecture(ValueError):
     pass
 
@@ -285,23 +290,30 @@ class PrefillChatModel(ChatBackend):
         if until:  # stop strings the task (or --gen_kwargs) asked for; ours ask for none
             sampling.update(stop_strings=until, tokenizer=self.tokenizer)
         inputs = self.prepare_inputs(texts, hf_messages).to(self.device)
-        # one row with letters wanted: keep the generation's logits and cache, so the letter pass can reuse them
+        # rows with letters wanted: keep the generation's logits (and cache), so the letter pass reads them; they
+        # take steps x rows x vocabulary floats, so past a budget the pass runs teacher-forced instead
         option_letters = [self._option_letters(doc) if self.letter_probs else None for doc in docs]
-        keep = len(batch) == 1 and option_letters[0] is not None
+        kept_bytes = 4 * len(batch) * max_new_tokens * self.model.config.get_text_config().vocab_size
+        keep = any(option_letters) and kept_bytes <= KEPT_LOGITS_BYTES
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.stop_token_ids,
                                       pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling,
                                       return_dict_in_generate=True, output_logits=keep)
         prompt_len = inputs["input_ids"].shape[1]
-        generation = Generation(out.sequences[0].tolist(), prompt_len, out.logits, out.past_key_values) if keep else None
-        results = []
-        for request, letters, messages, text, sequence in zip(batch, option_letters, hf_messages, texts, out.sequences):
+        rope_deltas = getattr(getattr(self.model, "model", None), "rope_deltas", None) if keep else None
+        results, images_before = [], 0
+        for row, (request, letters, messages, text, sequence) in enumerate(
+                zip(batch, option_letters, hf_messages, texts, out.sequences)):
             answer, finish_reason, n_tokens = self._finish(sequence[prompt_len:].tolist(), until)
+            n_images = _count_images(messages)
             distribution = None
             if letters:
-                reusable = inputs if len(batch) == 1 else None  # one row: its vision inputs serve the letter pass
-                distribution = self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
-                                                        prompt_inputs=reusable, generation=generation)
+                pad = _left_padding(inputs, row)
+                generation = Generation.of_row(out, row, prompt_len, pad, rope_deltas) if keep else None
+                distribution = self.letter_distribution(
+                    messages, _prefill_text(messages) + answer, letters,
+                    prompt_inputs=_row_inputs(inputs, row, pad, images_before, n_images), generation=generation)
+            images_before += n_images
             answer = attach(answer, letters=distribution, finish_reason=finish_reason, output_tokens=n_tokens,
                             model=self.model_info)
             self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
@@ -312,8 +324,8 @@ class PrefillChatModel(ChatBackend):
                             prompt_inputs=None, generation: "Generation | None" = None) -> dict:
         """``{"raw": {letter: probability}, "forced": bool}`` at the answer position of ``assistant_text``.
 
-        ``prompt_inputs``: the generation's processor outputs for this one conversation, reused (no second
-        image preprocessing) when its token ids end with the prefill's own tokens.
+        ``prompt_inputs``: the generation's processor outputs for this one conversation (its row of a batch),
+        reused (no second image preprocessing) when its token ids end with the prefill's own tokens.
         ``generation``: the generation's token ids, per-step logits and cache. Where the model itself wrote the
         context, its logits are read directly (no pass); a step it did not take (e.g. ``>`` before `` A`` when it
         wrote ``>A``) costs one short cached step; only what neither covers runs a full forward pass.
@@ -367,13 +379,70 @@ def _per_token(value, ids: torch.Tensor) -> bool:
     return torch.is_tensor(value) and value.dim() == 2 and value.shape == ids.shape
 
 
+def _count_images(messages: list[dict]) -> int:
+    return sum(1 for message in messages for part in message["content"]
+               if isinstance(part, dict) and part.get("type") == "image")
+
+
+def _left_padding(inputs, row: int) -> int:
+    mask = inputs.get("attention_mask")
+    return 0 if mask is None else int((mask[row] == 0).sum())
+
+
+def _row_inputs(inputs, row: int, pad: int, images_before: int, n_images: int):
+    """One row of a batch's processor outputs, as the processor would give that conversation alone (its left
+    padding dropped, its images' patches), or None when the batch holds inputs this cannot split (video)."""
+    ids = inputs["input_ids"]
+    if ids.shape[0] == 1:
+        return inputs
+    grid = inputs.get("image_grid_thw")
+    if any(key.startswith("video") or key.startswith("pixel_values_videos") for key in inputs.keys()):
+        return None
+    out = {}
+    for key, value in inputs.items():
+        if _per_token(value, ids):
+            out[key] = value[row:row + 1, pad:]
+        elif key == "image_grid_thw":
+            out[key] = value[images_before:images_before + n_images]
+        elif key == "pixel_values":
+            patches = grid.prod(-1).tolist()
+            start = sum(patches[:images_before])
+            out[key] = value[start:start + sum(patches[images_before:images_before + n_images])]
+        else:
+            return None  # a side input of unknown layout: let the letter pass preprocess afresh
+    return out
+
+
 class Generation:
     """One generated sequence with its per-step logits and KV cache, to read letter probabilities from."""
 
-    def __init__(self, ids: list[int], prompt_len: int, logits, cache) -> None:
-        self.ids, self.prompt_len, self.logits, self.cache = ids, prompt_len, logits, cache
-        self.cache_used = False
+    def __init__(self, ids: list[int], prompt_len: int, logits, cache, rope_delta: torch.Tensor | None = None) -> None:
+        self.ids, self.prompt_len, self.logits = ids, prompt_len, logits
+        self._cache = cache  # a cache, or a function that builds this row's cache when a step needs it
+        self._cache_ids: list[int] | None = None  # the token ids the cache holds, once it is in use
+        self.rope_delta = rope_delta  # this row's M-RoPE offset for a step after a batch (None: the model's own)
         self.reads = {"generation": 0, "cached_step": 0}
+
+    @classmethod
+    def of_row(cls, out, row: int, prompt_len: int, pad: int, rope_deltas) -> "Generation":
+        """Row ``row`` of a batched ``generate`` (left padding ``pad``) as if generated alone: its ids, its logits
+        at each step, and a cache of its own (copied from the batch's, pads dropped, only if a step needs it)."""
+        ids = out.sequences[row, pad:].tolist()
+        logits = tuple(step[row:row + 1] for step in out.logits)
+        if out.sequences.shape[0] == 1:
+            return cls(ids, prompt_len, logits, out.past_key_values)
+        batch_cache = out.past_key_values
+        delta = None if rope_deltas is None else rope_deltas[row:row + 1] + pad  # positions count real tokens only
+
+        def row_cache():
+            from transformers import DynamicCache
+
+            own = DynamicCache()
+            for index, layer in enumerate(batch_cache.layers):
+                own.update(layer.keys[row:row + 1, :, pad:], layer.values[row:row + 1, :, pad:], index)
+            return own
+
+        return cls(ids, prompt_len - pad, logits, row_cache if rope_deltas is not None else None, delta)
 
     def rows(self, base: list[int], extra: list[int], model) -> torch.Tensor | None:
         """Log-probs after ``base`` and after each token of ``extra``, or None when this sequence cannot give them."""
@@ -390,22 +459,38 @@ class Generation:
         if depth == len(extra) + 1:
             self.reads["generation"] += 1
             return torch.stack(rows)
-        if depth == 0 or self.cache is None or self.cache_used:
+        if self._cache is None:
             return None
-        # the model took another token at this depth: crop its cache to the shared context and step the rest
-        start = len(base) + depth - 1
-        surplus = self.cache.get_seq_length() - start
-        if surplus < 0:
-            return None
-        if surplus:
-            self.cache.crop(-surplus)  # transformers 5: a negative count of tokens to drop
-        self.cache_used = True
-        feed = torch.tensor([full[start:]], device=rows[0].device)
-        with torch.inference_mode():
-            logits = model(input_ids=feed, past_key_values=self.cache, use_cache=True,
-                           cache_position=torch.arange(start, len(full), device=feed.device)).logits[0]
+        # the rest from the cache: crop it to what it shares with this context, feed the tokens after that (the
+        # step the model did not take, or a forced "</think><answer" the model never wrote)
+        cache = self._cache() if callable(self._cache) else self._cache
+        self._cache = cache
+        if self._cache_ids is None:
+            self._cache_ids = self.ids[:cache.get_seq_length()]
+        shared = next((i for i, (a, b) in enumerate(zip(self._cache_ids, full)) if a != b),
+                      min(len(self._cache_ids), len(full)))
+        start = min(shared, len(base) + depth - 1)  # the first output still needed is at len(base) + depth - 1
+        vision = {getattr(model.config, key, None) for key in ("image_token_id", "video_token_id")} - {None}
+        if start < 1 or any(token in vision for token in full[start:]):
+            return None  # the images would have to be seen again: a fresh pass
+        if cache.get_seq_length() > start:
+            cache.crop(start - cache.get_seq_length())  # transformers 5: a negative count of tokens to drop
+        feed = torch.tensor([full[start:]], device=self.logits[0].device)
+        inner = getattr(model, "model", None)
+        saved = getattr(inner, "rope_deltas", None)
+        if self.rope_delta is not None:
+            inner.rope_deltas = self.rope_delta  # the step's M-RoPE positions continue this row's, not the batch's
+        try:
+            with torch.inference_mode():
+                logits = model(input_ids=feed, past_key_values=cache, use_cache=True,
+                               cache_position=torch.arange(start, len(full), device=feed.device)).logits[0]
+        finally:
+            if self.rope_delta is not None:
+                inner.rope_deltas = saved
+        self._cache_ids = list(full)
         self.reads["cached_step"] += 1
-        return torch.stack([*rows, *logits.float().log_softmax(-1)])[: len(extra) + 1]
+        stepped = logits.float().log_softmax(-1)[len(base) + depth - 1 - start:]
+        return torch.cat([torch.stack(rows), stepped]) if rows else stepped
 
 
 def _prefill_text(messages: list[dict]) -> str:

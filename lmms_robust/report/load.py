@@ -2,7 +2,7 @@
 
 A folder is an lmms-eval ``--output_path``: somewhere under it, ``<stamp>_results.json`` and, for each task,
 ``<stamp>_samples_<task>.jsonl`` (written with ``--log_samples``). Each sample line holds our per-item record
-under every metric key (``sample["acc"]`` is the record). Only tasks scored by our filter (result keys ending in
+under ``acc`` (older runs: under every metric key; the other keys now hold only what their metric reads). Only tasks scored by our filter (result keys ending in
 ``,lmms_robust``) are read. The model's identity is the backend name plus its ``pretrained=`` / ``path=`` model
 argument, so two replay runs over different files are two models.
 """
