@@ -142,3 +142,19 @@ def test_lmms_eval_own_vllm_backend_is_refused_prefill_variants(work, tiny_model
                            "mathvista_wrongthink", local_tasks)
     assert "prefills the assistant turn" in run.log and "--model vllm_robust" in run.log
     assert not list((work / "out_vllm_builtin").rglob("*_results.json"))
+
+
+def test_two_processes_give_the_one_process_records(work, tiny_model, local_tasks, lmms_eval_runner, runs):
+    """Data parallel as lmms-eval runs it (torch.distributed.run, gloo on CPU): each rank its own engine."""
+    vllm_run, _ = runs
+    tasks = ("mathvista_base", "mathvista_wrongthink")
+    double = lmms_eval_runner(work / "out_vllm_dp", "vllm_robust",
+                              f"pretrained={tiny_model},preset=vlaa_thinker,{CAP},{VLLM_ARGS}", ",".join(tasks),
+                              local_tasks, launcher=["-m", "torch.distributed.run", "--nproc_per_node", "2"])
+    assert "Running on rank 1" in double.log, double.log[-3000:]
+    for task in tasks:
+        one, two = records(vllm_run, task), records(double, task)
+        assert sorted(two) == sorted(one) == [f"s{i}" for i in range(1, 9)]
+        for item_id in one:
+            assert two[item_id]["resps"] == one[item_id]["resps"], (task, item_id)
+            assert two[item_id]["acc"]["letter_probs"] == one[item_id]["acc"]["letter_probs"], (task, item_id)
