@@ -93,7 +93,8 @@ class VllmRobust(ChatBackend):
                           seed=int(seed), mm_processor_kwargs={"min_pixels": int(min_pixels), "max_pixels": int(max_pixels)})
 
     def _pin_rank_gpus(self, tensor_parallel_size: int) -> None:
-        """Data parallel: the engine of rank r sees only its own GPUs (set before vLLM starts its workers)."""
+        """Data parallel: the engine of rank r sees only its own GPUs. Set before vLLM starts its engine process
+        (its default), which reads it; an in-process engine (VLLM_ENABLE_V1_MULTIPROCESSING=0) would not."""
         if self.world_size == 1 or not torch.cuda.is_available():
             return
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
