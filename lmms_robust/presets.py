@@ -75,7 +75,8 @@ def presets() -> dict[str, Preset]:
 
 
 def detect(pretrained: str) -> tuple[Preset, str] | None:
-    """The first preset whose pattern is in the checkpoint's path or its config's ``_name_or_path``."""
+    """The first preset whose pattern is in the checkpoint's path, else in its config's ``_name_or_path`` (a
+    fine-tune's config often names the checkpoint it started from, so the path decides first)."""
     names = [str(pretrained)]
     config = Path(pretrained) / "config.json"
     if config.is_file():
@@ -85,11 +86,9 @@ def detect(pretrained: str) -> tuple[Preset, str] | None:
             original = None
         if original:
             names.append(str(original))
-    for preset in presets().values():
-        if not preset.match:
-            continue
-        for name in names:
-            if re.search(preset.match, name, re.IGNORECASE):
+    for name in names:
+        for preset in presets().values():
+            if preset.match and re.search(preset.match, name, re.IGNORECASE):
                 return preset, name
     return None
 

@@ -106,6 +106,11 @@ class VllmRobust(ChatBackend):
                                f"{len(gpus)} visible for {self.accelerator.num_processes} local ranks")
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(mine)
 
+    def _model_info(self, pretrained: str) -> dict:
+        from vllm import __version__ as vllm_version
+
+        return {**super()._model_info(pretrained), "vllm": vllm_version}
+
     # --- prompts ------------------------------------------------------------------------------------------
     def _prompt(self, ids: list[int], images: list | None) -> dict:
         prompt = {"prompt_token_ids": ids}

@@ -58,6 +58,13 @@ def test_a_local_copy_is_detected_from_its_config(tmp_path):
     assert found[0].name == "vlaa_thinker" and found[1] == "UCSC-VLAA/VLAA-Thinker-Qwen2.5VL-7B"
 
 
+def test_the_path_decides_before_a_config_naming_the_base_checkpoint(tmp_path):
+    local = tmp_path / "Video-R1-7B"
+    local.mkdir()
+    (local / "config.json").write_text(json.dumps({"_name_or_path": "Qwen/Qwen2.5-VL-7B-Instruct"}))
+    assert detect(str(local))[0].name == "video_r1"
+
+
 def test_model_args_override_detection_and_unknown_names_are_refused():
     assert choose("protocol", "Video-R1/Video-R1-7B").describe() == {"preset": "protocol", "preset_choice": "model_args"}
     with pytest.raises(PresetError, match=r"preset='r1' is not a preset; choose one of protocol, qwen2_5_vl_instruct"):

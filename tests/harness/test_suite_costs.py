@@ -102,9 +102,10 @@ def test_a_batch_row_reads_its_letters_from_the_batched_generation_not_a_new_pas
     written = " so</think><answer>B</answer>"
     inputs, out = generated_batch(backend, convs, written)
     assert _left_padding(inputs, 0) > 0 and _left_padding(inputs, 1) == 0
+    rope_deltas = backend.model.model.rope_deltas  # the batch's, as _generate_batch keeps them after generate
     for row, conv in enumerate(convs):
         pad = _left_padding(inputs, row)
-        generation = Generation.of_row(out, row, inputs["input_ids"].shape[1], pad, backend.model.model.rope_deltas)
+        generation = Generation.of_row(out, row, inputs["input_ids"].shape[1], pad, rope_deltas)
         assistant = (prefix if row else "") + written
         batched, calls = letters_counting_passes(backend, conv, assistant, _row_inputs(inputs, row, pad, row, 1),
                                                  generation)

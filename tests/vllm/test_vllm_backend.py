@@ -62,6 +62,7 @@ def test_every_variant_gives_the_transformers_backend_records(runs):
             record["provenance"].pop("lmms_robust_commit"), other["provenance"].pop("lmms_robust_commit")
             model, other_model = record["provenance"].pop("model"), other["provenance"].pop("model")
             assert model["backend"] == "vllm_robust" and other_model["backend"] == "qwen2_5_vl_robust"
+            assert model.pop("vllm") == __import__("vllm").__version__
             assert {k: v for k, v in model.items() if k != "backend"} == {
                 k: v for k, v in other_model.items() if k != "backend"}, (task, item_id)
             assert_same(record, other, f"{task}/{item_id}")
@@ -92,16 +93,32 @@ def test_the_preset_is_applied_and_recorded(runs):
     assert model["system_prompt"] == presets()["vlaa_thinker"].system_prompt
     results = vllm_run.results
     assert "mathvista_base" in results["results"] and task_metrics(results, "mathvista_base")["acc"] is not None
+    # and in the results file, beside the other provenance
+    run_model = results["configs"]["mathvista_base"]["metadata"]["run"]["model"]
+    assert (run_model["preset"], run_model["preset_choice"], run_model["backend"]) == (
+        "vlaa_thinker", "model_args", "vllm_robust")
 
 
-def test_prefill_variants_continue_the_prefix(runs):
-    # the record's prefill is what the assistant turn began with; the model's text follows it directly
-    vllm_run, _ = runs
-    for task in ("mathvista_wrongthink", "mathvista_stopthink", "mathvista_truethink", "mathvista_wrongthink_but"):
-        for sample in records(vllm_run, task).values():
-            record = sample["acc"]
-            if record["prefill"]:
-                assert record["prefill_chars"] == len(record["prefill"])
+def test_a_prefill_is_continued_exactly(tiny_model):
+    """The engine's prompt ends with the prefill's own tokens: no end of turn, no fresh assistant turn (what it
+    then writes equals transformers', test_every_variant_gives_the_transformers_backend_records)."""
+    from vllm import SamplingParams
+
+    from lmms_robust.models.vllm_backend import VllmRobust
+    from lmms_robust.testing.sample import draw_image
+
+    backend = VllmRobust(pretrained=str(tiny_model), dtype="float32", enforce_eager=True)
+    prefill = "<think>The bar is green, so the answer is (B)."
+    conversation = [{"role": "user", "content": [{"type": "image", "image": draw_image(0)},
+                                                 {"type": "text", "text": "Q? (A) x (B) y"}]},
+                    {"role": "assistant", "content": [{"type": "text", "text": prefill}]}]
+    text = backend.render(conversation)
+    assert text.endswith("<|im_start|>assistant\n" + prefill)
+    prefill_ids = backend.tokenizer(prefill, add_special_tokens=False)["input_ids"]
+    output = backend.engine.generate([backend._prompt(backend._ids(text), backend._images(conversation))],
+                                     SamplingParams(max_tokens=4, temperature=0.0), use_tqdm=False)[0]
+    assert list(output.prompt_token_ids[-len(prefill_ids):]) == prefill_ids
+    assert backend.tokenizer.convert_tokens_to_ids("<|im_end|>") not in output.prompt_token_ids[-len(prefill_ids):]
 
 
 LOGITS = {"<|im_end|>": 10.0, "A": 3.0, "B": 2.0, "C": 1.0, "D": 0.0, "Ġ": 1.0}
