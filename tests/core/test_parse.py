@@ -68,7 +68,7 @@ CASES = [
     (WRONG_PREFILL + " But it barks, so the answer is (B).</think><answer>B</answer>", "mc4", "B", "answer_tag", "B"),
     (WRONG_PREFILL + " But the photo is blurry.</think><answer>B</answer>", "mc4", "B", "answer_tag", "C"),
     (WRONG_PREFILL + " But wait, the answer is A or B.</think><answer>B</answer>", "mc4", "B", "answer_tag", None),
-    ("<think>Maybe the answer is (A), I guess <answer>D</answer>", "mc4", "D", "answer_tag", "A"),
+    ("<think>Maybe the answer is (A), I guess <answer>D</answer>", "mc4", "D", "answer_tag", None),  # a hedge
     ("<think>so the answer is (C).", "mc4", None, "empty", "C"),
     ("so the answer is (A).</think><answer>A</answer>", "mc4", "A", "answer_tag", "A"),
     ("<think>the answer is B</think>", "mc4", None, "empty", "B"),
