@@ -58,7 +58,7 @@ its final ``conclusion_chars`` characters and stops at the first that decides; s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -102,8 +102,8 @@ class ParseConfig:
     conclusion_chars: int = 2_000
     """The final part of a CoT whose sentences are read for content and values (not only explicit phrases)."""
     chunk_chars: int = 4_000
-    """Phrases are searched backward in chunks of about this many characters; the search stops at the first chunk
-    that decides, so a turn that ends with ``Answer: B`` costs one short chunk."""
+    """Phrases are searched backward in growing chunks of at most about this many characters; the search stops at
+    the first chunk that decides, so a turn that ends with ``Answer: B`` costs one short chunk."""
     content_token_fuzz: float = 88.0
     """rapidfuzz ``ratio`` at or above which a word of 6+ letters counts as an option's word (spelling slips)."""
 
@@ -149,8 +149,7 @@ _PHRASE = re.compile(
     + r"|\b(?:correct|right|best|closest|most[ \t]{1,3}(?:likely|appropriate|suitable|fitting|logical|plausible|"
       r"accurate|reasonable))[ \t]{1,3}(?:answer[ \t]{1,3})?(?:option|choice)\b" + _MD + r"[ \t]{0,3}"
     + r"(?::|=|\b" + _BE + r"\b)"
-    + r"|\bI[ \t]{1,3}(?:choose|pick|select|(?:will|'ll|would|'d)[ \t]{1,3}(?:go[ \t]{1,3}with|choose|pick|select)"
-    + r"|go[ \t]{1,3}with)\b)"
+    + r"|\bI(?:[ \t]{1,3}(?:will|would)|'ll|'d|’ll|’d)?[ \t]{1,3}(?:choose|pick|select|go[ \t]{1,3}with)\b)"
     + r"|(?P<bracket>\[[ \t]{0,3}(?i:answer)[ \t]{0,3}\])"  # "[answer]B": a bracketed answer tag
     + r"|(?P<cn>答案[ \t]{0,3}(?:是|为|：|:))"
     + r"|(?im:^[ \t]{0,3}#{1,6}[ \t]{0,3}(?:final[ \t]{1,3})?answer[ \t]{0,3}:?[ \t]{0,3}$)"  # a "### Answer" header
@@ -189,6 +188,7 @@ _OPTION_SUBJECT = re.compile(
     r"(?P<rest>[^.!?\n]{0,40})",
     re.MULTILINE,
 )
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _CN_OPTION = re.compile(r"选项[ \t]{0,3}(?P<l>[A-Z])[^。！？!?\n]{0,40}?(?<!不)(?:最符合|最合适|最佳|最好|最准确|正确|符合题意)"
                         r"|(?:故|所以|因此|因而|应|应该)[ \t]{0,3}选(?:择)?[ \t]{0,3}(?:选项)?[ \t]{0,3}(?P<l2>[A-Z])")
 _NEGATIVE_PREDICATE = re.compile(
@@ -693,6 +693,9 @@ def _resolve_mc(span: str, item: Item, config: ParseConfig, *, allow_lower: bool
         return None, "ambiguous", "letter"
     if lenient:
         trimmed = _trim_sentence(s)
+        single = _SINGLE.fullmatch(trimmed) if trimmed and trimmed != s else None
+        if single and (single.group(1) or "").isupper():
+            return _in_range(single.group(1), item) + ("letter",)  # "B, not A." / "B because …"
         if trimmed and trimmed != s:
             letter, reason = _match_option(trimmed, item, config)
             if letter is not None or reason is not None:
@@ -811,21 +814,25 @@ def _candidates(text: str, start: int, end: int, item: Item, config: ParseConfig
     """Explicit commitments that start in ``text[start:end]``, in text order: (position, kind, payload, colon form)
     with kind ``span`` (resolve the text after a phrase), ``letter`` (a letter named by the pattern) or ``boxed``."""
     cands: list[tuple[int, str, str, bool]] = []
-    for m in _PHRASE.finditer(text, start, end):
-        colon = bool(m.group("colon") or m.group("bracket") or m.group("cn"))
-        cands.append((m.start(), "span", _capture(text, m.end(), config), colon))
+    low = text[start:end].lower()
+    if _may_match(low, _PHRASE_WORDS):
+        for m in _PHRASE.finditer(text, start, end):
+            colon = bool(m.group("colon") or m.group("bracket") or m.group("cn"))
+            cands.append((m.start(), "span", _capture(text, m.end(), config), colon))
     if item.is_multiple_choice:
-        for pattern in (_OPTION_FIRST, _SO_LETTER, _REFERENCE):
+        for pattern, words in ((_OPTION_FIRST, _GOOD_WORDS), (_SO_LETTER, _SO_WORDS), (_REFERENCE, _REFERENCE_WORDS)):
+            if not _may_match(low, words):
+                continue
             for m in pattern.finditer(text, start, end):
                 letter = next(g for g in m.groups() if g)
                 if pattern is _REFERENCE and _NEGATED_BEFORE.search(text, max(0, m.start() - 40), m.start()):
                     continue  # "does not correspond to option B"
                 cands.append((m.start(), "letter", letter, False))
-        for m in _OPTION_SUBJECT.finditer(text, start, end):
+        for m in (_OPTION_SUBJECT.finditer(text, start, end) if _may_match(low, ("option", "choice")) else ()):
             letter = _option_subject(m, item, config)
             if letter is not None:
-                cands.append((m.start("l"), "letter", letter, False))
-        if any(ord(c) > 0x2e7f for c in text[start:end]):  # CJK present: the Chinese forms
+                cands.append((m.start("l"), "conflict" if letter == "conflict" else "letter", letter, False))
+        if _CJK.search(text, start, end):  # the Chinese forms
             for m in _CN_OPTION.finditer(text, start, end):
                 cands.append((m.start(), "letter", m.group("l") or m.group("l2"), False))
     if boxed:
@@ -835,21 +842,35 @@ def _candidates(text: str, start: int, end: int, item: Item, config: ParseConfig
     return cands
 
 
+# Words without which a pattern cannot match: a chunk that has none of them is not scanned with it (speed only).
+_PHRASE_WORDS = ("answer", "option", "choice", "choose", "pick", "select", "go with", "答案")
+_GOOD_WORDS = ("correct", "right", "best", "answer", "accurate", "appropriate", "fitting", "suitable", "likely",
+               "logical", "plausible", "reasonable", "true")
+_SO_WORDS = ("so", "therefore", "thus", "hence")
+_REFERENCE_WORDS = ("correspond", "match", "align", "point", "lead", "consistent", "refer", "fits", "is", "'s",
+                    "would be")
+
+
+def _may_match(low: str, words: tuple[str, ...]) -> bool:
+    return any(word in low for word in words)
+
+
 def _option_subject(m: re.Match, item: Item, config: ParseConfig) -> str | None:
     """The letter of an "option X …" clause that commits to it, else None: "option B, under umbrella, is safest",
     "Option A: plunger is typically found …", "Option D suggests …"; not "option C is wrong" or "option A is a cat"
-    (a bare "is" needs a judging word after it, or an appositive naming the option's own text)."""
+    (a bare "is" needs a judging word after it, or an appositive naming the option's own text); ``conflict`` when
+    the appositive names another option's text."""
     rest = m.group("rest") or ""
     if _NEGATIVE_PREDICATE.match(rest):
         return None
     letter = m.group("l").strip("() \t")
     if len(letter) != 1 or not letter.isupper():
         return None
-    appos = _strip_decor(m.group("appos") or "")
+    appos = _strip_decor((m.group("appos") or "").strip(" \t,:()"))
     if appos:
         named, _ = _match_option(appos, item, config)
         if named is not None and _option_text(named, item) != _option_text(letter, item):
-            return None  # the appositive names another option
+            return "conflict"  # "option B, the cat, …" where the cat is A
     verb = m.group("verb").lower()
     if verb.startswith(("is", "would", "must", "should")) and not appos and not _GOOD_PREDICATE.match(rest):
         return None
@@ -858,6 +879,8 @@ def _option_subject(m: re.Match, item: Item, config: ParseConfig) -> str | None:
 
 def _resolve_candidate(kind: str, payload: str, colon: bool, item: Item,
                        config: ParseConfig) -> tuple[str | None, str | None]:
+    if kind == "conflict":
+        return None, "ambiguous"
     if kind == "letter":
         letter = payload.strip("() \t")
         if letter.islower() and not payload.startswith("("):
@@ -877,15 +900,17 @@ def _last_commitment(text: str, item: Item, config: ParseConfig, boxed: bool = F
     """The last explicit commitment (phrase, letter statement, and with ``boxed`` a ``\\boxed{}``) in ``text`` that
     names an answer -> (answer, reason) (with ``with_where``: and the text of its sentence).
 
-    Searched backward in chunks of about ``chunk_chars`` that start at line starts; the first chunk with a
+    Searched backward in chunks that start at line starts (the last few hundred characters first, then chunks four
+    times larger, up to ``chunk_chars``); the first chunk with a
     commitment that names something (or names two letters, or a letter outside the item: (None, reason)) decides.
     Commitments that name nothing, or sit in a hypothetical sentence, are skipped; at most ``max_candidates`` are
     tried. With ``boxed`` (a CoT), a commitment its sentence hedges gives (None, "hedge").
     """
-    tried = 0
+    tried, size = 0, _FIRST_CHUNK
     end = len(text)
     while end > 0 and tried < config.max_candidates:
-        start = _chunk_start(text, end, config.chunk_chars)
+        start = _chunk_start(text, end, size)
+        size = min(4 * size, config.chunk_chars)
         for pos, kind, payload, colon in reversed(_candidates(text, start, end, item, config, boxed)):
             tried += 1
             if tried > config.max_candidates:
@@ -902,13 +927,20 @@ def _last_commitment(text: str, item: Item, config: ParseConfig, boxed: bool = F
     return (None, None, None) if with_where else (None, None)
 
 
+_FIRST_CHUNK = 96
+
+
 def _chunk_start(text: str, end: int, size: int) -> int:
-    """The start of the chunk that ends at ``end``: a line start about ``size`` characters back (0 at the top)."""
+    """The start of the chunk that ends at ``end``: a line start about ``size`` characters back (0 at the top);
+    without a line break near there, a blank (never inside a word)."""
     if end <= size:
         return 0
     cut = end - size
-    line = text.find("\n", cut, min(end, cut + size // 4))
-    return line + 1 if line >= 0 else cut
+    line = text.rfind("\n", max(0, cut - size // 2), cut)
+    if line >= 0:
+        return line + 1
+    blank = text.rfind(" ", max(0, cut - 64), cut)
+    return blank + 1 if blank >= 0 else cut
 
 
 def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
@@ -956,6 +988,13 @@ _LABEL_LINE = re.compile(r"[ \t*\-]{0,6}(?:\([A-Z]\)|[A-Z][.):])(?:[ \t]|$)")
 _LIST_WORDS = re.compile(r"(?i:\b(?:options?|choices?|such[ \t]as|including|e\.g\.|namely|listed)\b)")
 _PREMISE = re.compile(r"(?i:^[ \t*\-]{0,4}(?:since|given(?:[ \t]{1,3}that)?|because|as|if|when|assuming|assume|"
                       r"let|suppose|note[ \t]{1,3}that)\b)")
+# a letter that names an option in passing: "Option A is …", "(B) …", "C: …", "D. …", "A is …"
+_LETTER_REF = re.compile(r"(?i:\b(?:option|choice)[ \t]{0,3})\(?([A-Z])\)?(?![\w'’])|(?:^|(?<=[ \t(\"'“]))\(?([A-Z])"
+                         r"(?:\)|[.:](?=[ \t])|[ \t]{1,3}(?=(?i:is|=|means|stands)\b))")
+# a sentence that answers a yes/no question: "Yes.", "So, no.", "No, there is none."
+_YES_NO_SENTENCE = re.compile(r"(?i:^[ \t*]{0,3}(?:so|thus|therefore|hence|overall|in[ \t]conclusion)?[ \t,]{0,3}"
+                              r"(yes|no)\b(?:[ \t]{0,3}[.!]?[ \t*]{0,3}$|,[ \t]{1,3}(?=(?:it|there|the|this|they|he|she|"
+                              r"that)\b)))")
 _ALSO = re.compile(r"(?i:\b(?:also|too|as[ \t]well|could|might|may)\b)")
 
 
@@ -1034,24 +1073,33 @@ def _content_commitment(sentence: str, item: Item, config: ParseConfig) -> Concl
     """Does a multiple-choice sentence assert one option's content? A Conclusion when it decides (one option, or
     none because it names two or hedges), None when it asserts nothing (no option, only negated ones, a list)."""
     vocab = _vocabulary(item.options)
+    hedged = bool(_STRONG_HEDGE.search(sentence))
     if any(v.numeric for v in vocab):  # numbers are read as values, never as words in passing
         value = _statement_value(sentence, item)
         if value is not None:
-            letter, _ = _match_option(_digits_for_words(value), item, config)
-            hedged = _STRONG_HEDGE.search(sentence)
-            return Conclusion(None if hedged else letter, "hedge" if hedged else "content" if letter else "no_option",
-                              sentence)
+            letter = None if hedged else _numeric_option(value, vocab, item)
+            return Conclusion(letter, "hedge" if hedged else "content" if letter else "no_option", sentence)
+    yes_no = _YES_NO_SENTENCE.match(sentence)
+    if yes_no:
+        v = next((v for v in vocab if v.words == (yes_no.group(1).lower(),)), None)
+        if v is not None and not hedged:
+            return Conclusion(v.letter, "content", sentence)
     if not any(v.matchable for v in vocab):
         return None
-    mentions = _mentions(sentence, vocab, config)
+    mentions = _mentions(sentence, item.options, config)
     if not mentions:
         return None
     named = {m[0] for m in mentions}
-    if _STRONG_HEDGE.search(sentence):
+    if hedged:
         return Conclusion(None, "hedge", sentence)
     if len(named) >= 3 or (len(named) == 2 and _LIST_WORDS.search(sentence)):
         return None  # a list of options asserts none of them
-    positive = [m for m in mentions if m[3]]
+    # "Option A is a cat." / "B: dog" restate an option (a judging statement was read as a commitment before this)
+    restated = {LETTERS.index(m.group(1) or m.group(2)) for m in _LETTER_REF.finditer(sentence)
+                if (m.group(1) or m.group(2)) in item.letters}
+    restated_texts = {_norm(item.options[i]) for i in restated}
+    positive = [m for m in mentions if m[3] and _norm(item.options[LETTERS.index(vocab[m[0]].letter)])
+                not in restated_texts]
     # After "but"/"however", the last clause that names an option is what the sentence asserts.
     contrast = _last(m for m in _CONTRAST.finditer(sentence) if any(p[1] >= m.end() for p in positive))
     if contrast is not None and not _ALSO.search(sentence, contrast.end()):
@@ -1062,6 +1110,16 @@ def _content_commitment(sentence: str, item: Item, config: ParseConfig) -> Concl
     if len(chosen) > 1:
         return Conclusion(None, "two_options", sentence)
     return Conclusion(vocab[chosen.pop()].letter, "content", sentence)
+
+
+def _numeric_option(value: str, vocab: tuple[_Vocab, ...], item: Item) -> str | None:
+    """The letter of the one option whose number equals ``value`` (``2`` names ``two``, ``145`` names ``145°``)."""
+    number = _as_number(_digits_for_words(value))
+    if number is None:
+        return None
+    hits = {v.letter for v in vocab if v.numeric
+            and _as_number(_digits_for_words(_norm_option(item.options[LETTERS.index(v.letter)]))) == number}
+    return hits.pop() if len(hits) == 1 else None
 
 
 # ------------------------------------------------------------------------------------- options' content words
@@ -1091,6 +1149,11 @@ _FLIPS = {
     "north": "north", "south": "south", "east": "east", "west": "west", "clockwise": "clockwise",
     "counterclockwise": "counterclockwise", "anticlockwise": "counterclockwise", "closer": "closer",
     "farther": "farther", "further": "farther", "near": "near", "far": "far", "first": "first", "last": "last",
+    # superlatives agree with their comparatives: "the closest object" is "closer to the camera"
+    "closest": "closer", "nearest": "closer", "farthest": "farther", "furthest": "farther", "largest": "larger",
+    "biggest": "larger", "greatest": "larger", "smallest": "smaller", "highest": "higher", "tallest": "higher",
+    "lowest": "lower", "shortest": "shorter", "longest": "longer", "widest": "wider", "narrowest": "narrower",
+    "most": "more", "fewest": "less", "least": "less",
 }
 _NEGATORS = frozenset("not no never neither nor without none nothing cannot than unlike except besides "
                       "isn't aren't wasn't weren't doesn't don't didn't won't wouldn't shouldn't couldn't can't "
@@ -1103,6 +1166,7 @@ _NEGATIVE_AFTER = frozenset("not never incorrect wrong unlikely impossible false
                             "invalid inaccurate excluded eliminated ruled".split())
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     w = word.lower().replace("’", "'")
     for suffix in ("'s", "s'"):
@@ -1133,10 +1197,16 @@ class _Vocab:
     letters: tuple[str, ...]
     words: tuple[str, ...]
     """Content words (stems) in order."""
-    joined: str
     flips: frozenset[str]
     numeric: bool
     matchable: bool
+    distinct: tuple[str, ...] = ()
+    """When every option is one frame with a different word or two ("The color of the stool is blue." / "… red."):
+    the words that set this option apart; the frame is ``frame``."""
+    frame: frozenset[str] = frozenset()
+    blockers: frozenset[str] = frozenset()
+    """The other options' words: none may sit between two words of a mention of this one."""
+    distinct_blockers: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=4096)
@@ -1154,90 +1224,135 @@ def _vocabulary(options: tuple[str, ...]) -> tuple[_Vocab, ...]:
                                      or all(w.isdigit() or w in _NUMBER_WORDS for w in content))
         matchable = (bool(content) and not numeric and len(content) <= 12
                      and not (len(content) == 1 and content[0] in _FUNCTION_OPTIONS))
-        out.append(_Vocab(letter, letters, content, "".join(content), _flip_words(option), numeric, matchable))
-    return tuple(out)
+        out.append(_Vocab(letter, letters, content, _flip_words(option), numeric, matchable))
+    frame = frozenset.intersection(*(frozenset(v.words) for v in out)) if len(out) >= 2 else frozenset()
+    distinct = [tuple(w for w in v.words if w not in frame) for v in out]
+    # Only attributes set options apart this way; a relation ("left of the van") needs all its words.
+    if frame and all(v.matchable and d and not (set(d) & set(_FLIPS)) for v, d in zip(out, distinct)):
+        out = [replace(v, distinct=d, frame=frame) for v, d in zip(out, distinct)]
+    blockers = [frozenset().union(*(o.words for o in out if o is not v)) for v in out]
+    distinct_blockers = [frozenset().union(*(o.distinct for o in out if o is not v)) for v in out]
+    return tuple(replace(v, blockers=b, distinct_blockers=d) for v, b, d in zip(out, blockers, distinct_blockers))
 
 
-def _mentions(sentence: str, vocab: tuple[_Vocab, ...], config: ParseConfig) -> list[tuple[int, int, int, bool]]:
+def _mentions(sentence: str, item_options: tuple[str, ...], config: ParseConfig) -> list[tuple[int, int, int, bool]]:
     """Where options' content is named in ``sentence``: (vocab index, start char, end char, asserted). Not asserted:
     under a negation (``not for storing kites``), after ``than``/``rather than``, or followed by ``is not`` /
     ``is wrong``. A mention inside another option's longer mention is dropped (``medium-well`` names ``medium-well``,
-    not ``medium``)."""
+    not ``medium``). Options that share one frame are also named by their own words when the sentence names the
+    frame (``the seesaw appears to be red`` names ``The color of the seesaw is red.``)."""
+    vocab = _vocabulary(item_options)
+    if not _probe(item_options).search(sentence):
+        return []  # no word of any option starts here: nothing to index (speed only)
     spans = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(sentence)]
-    if not spans:
-        return []
-    stems = [_stem(w) for _, _, w in spans]
-    lowers = [w.lower().replace("’", "'") for _, _, w in spans]
-    others_words = [set().union(*(v.words for j, v in enumerate(vocab) if j != k)) for k in range(len(vocab))]
-    found = []
+    words = _SentenceWords(sentence, spans, config)
+    framed = bool(vocab[0].frame) and not vocab[0].frame.isdisjoint(words.stems)
+    found = set()
     for k, v in enumerate(vocab):
         if not v.matchable:
             continue
-        for i, j in _find_option(v, sentence, spans, stems, others_words[k], lowers, config):
-            window = " ".join(lowers[i:j + 1])
-            if v.flips and _flip_words(window) != v.flips:
-                continue
-            found.append((k, i, j))
-    found = [f for f in found if not any(g[0] != f[0] and g[1] <= f[1] and f[2] <= g[2] and g[2] - g[1] > f[2] - f[1]
-                                         for g in found)]
+        patterns = [(v.words, v.blockers, v.flips)]
+        if framed:
+            patterns.append((v.distinct, v.distinct_blockers, _flip_words(" ".join(v.distinct))))
+        for option_words, blockers, flips in patterns:
+            for i, j in words.find(option_words, flips, blockers):
+                if flips and _flip_words(" ".join(words.lowers[i:j + 1])) != flips:
+                    continue
+                found.add((k, i, j))
+    found = [f for f in found if not any(g[0] != f[0] and g[1] <= f[1] and f[2] <= g[2]
+                                         and g[2] - g[1] > f[2] - f[1] for g in found)]
     if not found:
         return []
-    negated = _negation_states(sentence, spans, lowers)
+    negated = _negation_states(sentence, spans, words.lowers)
     out = []
-    for k, i, j in found:
+    for k, i, j in sorted(found, key=lambda f: (f[1], f[2], f[0])):
         if _label_conflict(sentence, spans[i][0], vocab[k]):
             continue
-        asserted = not negated[i] and not _negated_after(lowers, j)
+        asserted = not negated[i] and not _negated_after(words.lowers, j)
         out.append((k, spans[i][0], spans[j][1], asserted))
     return out
 
 
-def _same(token: str, word: str, config: ParseConfig) -> bool:
-    if token == word:
+@lru_cache(maxsize=4096)
+def _probe(options: tuple[str, ...]) -> re.Pattern:
+    """Matches where a word of some option could start: its first three letters (6+ letter words may be misspelt
+    later on), or the whole word."""
+    stubs = {w[:3] if len(w) >= 6 else w for v in _vocabulary(options) if v.matchable for w in v.words}
+    if not stubs:
+        return re.compile(r"(?!)")
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(sorted(map(re.escape, stubs), key=len, reverse=True)) + ")",
+                      re.IGNORECASE)
+
+
+class _SentenceWords:
+    """A sentence's words, indexed once so that finding an option costs the option's words, not the sentence."""
+
+    def __init__(self, sentence: str, spans, config: ParseConfig):
+        self.sentence, self.spans, self.config = sentence, spans, config
+        self.stems = [_stem(w) for _, _, w in spans]
+        self.lowers = [w.lower().replace("’", "'") for _, _, w in spans]
+        self.index: dict[str, list[int]] = {}
+        self.long: dict[str, list[int]] = {}  # first letter -> positions of words of 6+ letters
+        for i, stem in enumerate(self.stems):
+            self.index.setdefault(stem, []).append(i)
+            if len(stem) >= 6:
+                self.long.setdefault(stem[0], []).append(i)
+        self._positions: dict[str, list[int]] = {}
+
+    def positions(self, word: str) -> list[int]:
+        """Where ``word`` is, exactly or (6+ letters, not a number or a meaning-flipping word) as a close spelling."""
+        hit = self._positions.get(word)
+        if hit is None:
+            hit = list(self.index.get(word, ()))
+            if len(word) >= 6 and word not in _FLIPS and not word.isdigit():
+                hit += [i for i in self.long.get(word[0], ()) if self.stems[i] != word
+                        and fuzz.ratio(self.stems[i], word) >= self.config.content_token_fuzz]
+                hit.sort()
+            self._positions[word] = hit
+        return hit
+
+    def _gap_ok(self, a: int, b: int, flips: frozenset[str], blockers: frozenset[str]) -> bool:
+        """Nothing between word ``a`` and word ``b`` breaks the mention: no punctuation (one clause), no other
+        option's word, no negation, and for an option with meaning-flipping words none of those."""
+        if _PUNCT.search(self.sentence, self.spans[a][1], self.spans[b][0]):
+            return False
+        for j in range(a + 1, b):
+            word = self.lowers[j]
+            if self.stems[j] in blockers or word in _NEGATORS or (flips and word in _FLIPS):
+                return False
         return True
-    if len(word) < 6 or len(token) < 6 or word in _FLIPS or token[0] != word[0] or word.isdigit():
-        return False
-    return fuzz.ratio(token, word) >= config.content_token_fuzz
 
-
-def _find_option(v: _Vocab, sentence: str, spans, stems: list[str], blockers: set[str], lowers: list[str],
-                 config: ParseConfig) -> list[tuple[int, int]]:
-    """Token spans (first, last) where the option's words appear in order within one clause (no punctuation
-    between; at most ``_MAX_GAP`` other words between two of them, none of them a word of another option, a negation
-    or, for an option with meaning-flipping words, such a word), or where consecutive words spell the option's
-    words run together (``hot air balloon`` / ``hotair balloon``)."""
-    n, k = len(stems), len(v.words)
-    out = []
-    for i in range(n):
-        if _same(stems[i], v.words[0], config):
-            pos, ok = i, True
-            for word in v.words[1:]:
-                for j in range(pos + 1, min(n, pos + 2 + _MAX_GAP)):
-                    if _same(stems[j], word, config):
-                        pos = j
-                        break
-                    if (stems[j] in blockers or lowers[j] in _NEGATORS or (v.flips and lowers[j] in _FLIPS)
-                            or _PUNCT.search(sentence, spans[j - 1][1], spans[j][0])):
-                        ok = False
-                        break
-                else:
-                    ok = False
-                if not ok or _PUNCT.search(sentence, spans[pos - 1][1], spans[pos][0]):
-                    ok = False
+    def find(self, words: tuple[str, ...], flips: frozenset[str], blockers: frozenset[str]) -> list[tuple[int, int]]:
+        """Word spans (first, last) where ``words`` appear in order within one clause (at most ``_MAX_GAP`` other
+        words between two of them, see ``_gap_ok``), or where consecutive words spell them run together (``hot air
+        balloon`` / ``hotair balloon``)."""
+        out = []
+        for i in self.positions(words[0]):
+            pos = i
+            for word in words[1:]:
+                nxt = next((j for j in self.positions(word) if pos < j <= pos + 1 + _MAX_GAP), None)
+                if nxt is None or not self._gap_ok(pos, nxt, flips, blockers):
                     break
-            if ok:
+                pos = nxt
+            else:
                 out.append((i, pos))
-        if len(v.joined) >= 6:
-            run = ""
-            for j in range(i, min(n, i + k + 2)):
-                run += stems[j]
-                if len(run) > len(v.joined) + 2:
-                    break
-                if j > i or k > 1:
-                    if run == v.joined or (len(run) >= 8 and fuzz.ratio(run, v.joined) >= config.content_token_fuzz + 4):
-                        out.append((i, j))
+        joined = "".join(words)
+        if len(joined) >= 6:
+            threshold = self.config.content_token_fuzz + 4
+            for i, stem in enumerate(self.stems):
+                if stem[:3] != joined[:3]:
+                    continue
+                run = stem
+                for j in range(i + 1, min(len(self.stems), i + len(words) + 2) + 1):
+                    if len(run) > len(joined) + 2:
                         break
-    return out
+                    if (j - 1 > i or len(words) > 1) and (run == joined or (len(run) >= 8 and
+                                                                           fuzz.ratio(run, joined) >= threshold)):
+                        out.append((i, j - 1))
+                        break
+                    if j < len(self.stems):
+                        run += self.stems[j]
+        return out
 
 
 def _negation_states(sentence: str, spans, lowers: list[str]) -> list[bool]:
@@ -1300,6 +1415,7 @@ def _span_value(span: str, item: Item, config: ParseConfig = DEFAULT_CONFIG, sta
     if not s:
         return None
     if item.answer_type in ("integer", "float"):
+        s = _digits_for_words(s)
         if statements and not _math_like(s):
             return _statement_value(s, item, lone_number=True)
         if not _DIGIT_OR_TEX.search(s):
@@ -1352,7 +1468,8 @@ _THERE_ARE = re.compile(
     r"(?P<n>\d+|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b(?![.,]\d)[ \t]{1,3}"
     r"(?!(?:of|or|and|to|more|fewer|less|times|percent|%)\b)[a-z])")
 _RHS_END = re.compile(r"(?i:,[ \t]|;|[ \t](?:which|so|and|to|because|since|as|but|for|where|when|then|thus|"
-                      r"therefore|hence|if|or)\b)")
+                      r"therefore|hence|if|or|first|now|here|again|too|also|instead)\b)")
+_TWO_EQUATIONS = re.compile(r"(?i:\band\b|,[ \t])")
 _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}[ \t]{1,3}[A-Za-z]{2,}")
 _OPERATOR_END = re.compile(r"[-+−*/^=×÷·(\[{,]\s*$|\\(?:cdot|times|div|frac|sqrt)\s*$")
 _NUMBER_TOKEN = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w.]|\.\d)")
@@ -1391,6 +1508,8 @@ def _statement_value(sentence: str, item: Item, lone_number: bool = False) -> st
     sides = clause.split("=")[-3:] if eq >= 0 else []
     if len(sides) == 3 and len({" ".join(side.split()) for side in sides[:2]}) == 1:
         return None  # "= 6 * 0(30°) = 6 * 0(30°) = …": a loop, not a derivation
+    if len(sides) >= 3 and _TWO_EQUATIONS.search(sides[-2]):
+        return None  # "AB = 5 and BC = 7": two equations, two values
     if eq >= 0:
         value = _clause_end_value(clause[eq + 1:])
         if value is not None:
@@ -1400,7 +1519,7 @@ def _statement_value(sentence: str, item: Item, lone_number: bool = False) -> st
         if value is not None:
             found.append((m.start("v"), value))
     there = _last(_THERE_ARE.finditer(clause))
-    if there is not None:
+    if there is not None and _NUMBER_TOKEN.search(clause, there.end()) is None:  # not "3 circles and 12 squares"
         n = there.group("n").lower()
         found.append((there.start("n"), str(_NUMBER_WORDS.get(n, n))))
     if found:
