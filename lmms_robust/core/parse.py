@@ -322,8 +322,13 @@ def extract_answer(after_think: str, item: Item,
         return (value, "answer_tag", None) if value is not None else (None, None, reason or "no_answer")
 
     window = _scan_view(text[-config.scan_chars:])
-    for _, content, _ in _boxed_contents(window, config):
+    for _, content, end in _boxed_contents(window, config):
         value, reason = _resolve_span(content, item, config, allow_lower=True)
+        if value is None and reason is None and item.is_multiple_choice:
+            beside = window[end:end + 40].split("\n", 1)[0]  # "\boxed{\frac{\sqrt{3}}{3}} (Option C)"
+            named = _LETTER_AFTER_VALUE.fullmatch(_strip_decor(beside)) if beside.strip() else None
+            if named:
+                value, reason = _in_range(named.group(1), item)
         if value is not None:
             return value, "boxed", None
         if reason in ("ambiguous", "letter_out_of_range"):
@@ -1035,11 +1040,15 @@ def _read_tail(tail: str, item: Item, config: ParseConfig) -> Conclusion | None:
     """Read the final part of a CoT backward, sentence by sentence; the first sentence that decides gives the
     conclusion (or its absence); None when none decides. A phrase's capture may run past its sentence
     (``### Answer`` then the value on the next line)."""
+    tried = 0
     for start, end, listed in reversed(_sentences(tail)):
         sentence = tail[start:end].strip()
-        if listed or sentence.endswith(("?", "？")) or _HYPOTHETICAL.match(sentence) or _CONDITIONAL.match(sentence):
+        if sentence.endswith(("?", "？")) or _HYPOTHETICAL.match(sentence) or _CONDITIONAL.match(sentence):
             continue
         for pos, kind, payload, colon in reversed(_candidates(tail, start, end, item, config, True)):
+            tried += 1
+            if tried > config.max_candidates:
+                return None
             value, reason = _resolve_candidate(kind, payload, colon, item, config)
             if value is not None:
                 if _hedged(tail, pos):
@@ -1050,6 +1059,8 @@ def _read_tail(tail: str, item: Item, config: ParseConfig) -> Conclusion | None:
                 return Conclusion(None, "two_options", sentence)
             if reason == "letter_out_of_range":
                 return Conclusion(None, "out_of_range", sentence)
+        if listed:  # an echo of lettered options states no content
+            continue
         decided = (_content_commitment(sentence, item, config) if item.is_multiple_choice
                    else _value_commitment(sentence, item))
         if decided is not None:
@@ -1158,6 +1169,8 @@ _FLIPS = {
 _NEGATORS = frozenset("not no never neither nor without none nothing cannot than unlike except besides "
                       "isn't aren't wasn't weren't doesn't don't didn't won't wouldn't shouldn't couldn't can't "
                       "hasn't haven't hardly rather instead excluding".split())
+_SHORT_NEGATORS = frozenset("than unlike except besides excluding rather".split())
+_AND_VERBS = frozenset("is are was were it this that looks appears seems has have".split())
 _RESETTERS = frozenset("but however yet although though whereas while instead actually".split())
 _CLAUSE_OPENERS = frozenset("it this that which he she they so and we there".split())
 _AUX = frozenset("is are was were does do did would could can seems seem appears appear looks look will should "
@@ -1356,19 +1369,25 @@ class _SentenceWords:
 
 
 def _negation_states(sentence: str, spans, lowers: list[str]) -> list[bool]:
-    """For each word: is it under a negation that started earlier in its clause? A negation runs until ``;``/``:``,
-    a contrast (``but``, ``however``, …) or a new clause after a comma (``, it …``, ``, which …``)."""
-    states, state, prev_end = [], False, 0
+    """For each word: is it under a negation that started earlier in its clause? A negation (``not``, ``no``,
+    ``never``, ``n't`` …) runs until ``;``/``:``, a contrast (``but``, ``however``, …), a new clause after a comma
+    (``, it …``, ``, which …``) or ``and`` + verb; a comparison (``than``, ``unlike``, ``instead of`` …) covers only
+    the next few words."""
+    states, state, short, prev_end = [], False, 0, 0
     for idx, (start, end, _) in enumerate(spans):
         gap = sentence[prev_end:start]
         word = lowers[idx]
-        if ";" in gap or ":" in gap or "—" in gap or word in _RESETTERS or ("," in gap and word in _CLAUSE_OPENERS):
-            state = False
-        if word == "instead" and idx + 1 < len(lowers) and lowers[idx + 1] == "of":
-            state = True
-        states.append(state)
-        if (word in _NEGATORS or word.endswith("n't")) and not (
-                word == "no" and idx + 1 < len(lowers) and lowers[idx + 1] in ("doubt", "longer")):
+        following = lowers[idx + 1] if idx + 1 < len(lowers) else ""
+        if (";" in gap or ":" in gap or "—" in gap or word in _RESETTERS or ("," in gap and word in _CLAUSE_OPENERS)
+                or (word == "and" and following in _AND_VERBS)):
+            state, short = False, 0
+        if word == "instead" and following == "of":
+            short = 5
+        states.append(state or short > 0)
+        short = max(0, short - 1)
+        if word in _SHORT_NEGATORS:
+            short = 4
+        elif (word in _NEGATORS or word.endswith("n't")) and not (word == "no" and following in ("doubt", "longer")):
             state = word != "instead"
         prev_end = end
     return states
@@ -1503,7 +1522,7 @@ def _statement_value(sentence: str, item: Item, lone_number: bool = False) -> st
         if comma < 0:
             return None
         clause = clause[comma + 2:]
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, int, str]] = []  # (position, preference, value)
     eq = clause.rfind("=")
     sides = clause.split("=")[-3:] if eq >= 0 else []
     if len(sides) == 3 and len({" ".join(side.split()) for side in sides[:2]}) == 1:
@@ -1513,17 +1532,17 @@ def _statement_value(sentence: str, item: Item, lone_number: bool = False) -> st
     if eq >= 0:
         value = _clause_end_value(clause[eq + 1:])
         if value is not None:
-            found.append((eq, value))
+            found.append((eq, 0, value))
     for m in _IS_VALUE.finditer(clause):
         value = _clause_end_value(m.group("v"))
         if value is not None:
-            found.append((m.start("v"), value))
+            found.append((m.start("v"), 0, value))
     there = _last(_THERE_ARE.finditer(clause))
     if there is not None and _NUMBER_TOKEN.search(clause, there.end()) is None:  # not "3 circles and 12 squares"
         n = there.group("n").lower()
-        found.append((there.start("n"), str(_NUMBER_WORDS.get(n, n))))
+        found.append((there.start("n"), 1, str(_NUMBER_WORDS.get(n, n))))  # "are 3 objects": 3, not "3 objects"
     if found:
-        return max(found)[1]
+        return max(found)[2]
     if lone_number and eq < 0:
         numbers = _NUMBER_TOKEN.findall(clause)
         if len(numbers) == 1 and len(_DIGITS.findall(clause)) == 1:
