@@ -235,6 +235,8 @@ _CONNECTIVE = re.compile(
 _HYPOTHETICAL = re.compile(r"[ \t*_\-]{0,6}(?i:for[ \t]example|for[ \t]instance|suppose|supposing|imagine|"
                            r"hypothetically|let'?s[ \t]say|assuming|assume)\b")
 _CONDITIONAL = re.compile(r"(?i:[ \t*_\-]{0,6}(?:if|whether|in[ \t]case)\b[^.!?\n]{0,200}?\b(?:would|were|could|might)\b)")
+# A CoT sentence that starts with a condition asserts nothing ("If ∠D = 55, then ∠BCE = 55°.")
+_IF_START = re.compile(r"(?i:[ \t*_\-]{0,6}(?:if|whether|in[ \t]case|unless)\b)")
 _RUN_OF_LETTERS = re.compile(r"[A-Z]{2,8}")
 _SENTENCE_END = re.compile(
     r"\.(?=[ \t\n]|$)|\n|;|,[ \t]|[ \t](?i:because|since|which|as|but|so|given|due)\b|[ \t]\((?i:since|because|as)\b")
@@ -892,7 +894,8 @@ def _resolve_candidate(kind: str, payload: str, colon: bool, item: Item,
             return None, None
         return _in_range(letter.upper(), item)
     if not item.is_multiple_choice:
-        value = _span_value(payload if kind == "boxed" else _trim_value(payload), item, config)
+        # a phrase's capture states a value; "the answer is that 90 percent prefer racing" states none
+        value = _span_value(payload if kind == "boxed" else _trim_value(payload), item, config, lone_number=False)
         if value is not None and kind != "boxed" and not _looks_like_value(value, item):
             value = None  # "the answer is that one object is preferred by 90 percent" names no value
         return value, None
@@ -1043,7 +1046,7 @@ def _read_tail(tail: str, item: Item, config: ParseConfig) -> Conclusion | None:
     tried = 0
     for start, end, listed in reversed(_sentences(tail)):
         sentence = tail[start:end].strip()
-        if sentence.endswith(("?", "？")) or _HYPOTHETICAL.match(sentence) or _CONDITIONAL.match(sentence):
+        if sentence.endswith(("?", "？")) or _HYPOTHETICAL.match(sentence) or _IF_START.match(sentence):
             continue
         for pos, kind, payload, colon in reversed(_candidates(tail, start, end, item, config, True)):
             tried += 1
@@ -1233,9 +1236,11 @@ def _vocabulary(options: tuple[str, ...]) -> tuple[_Vocab, ...]:
         letters = tuple(other for other, text in zip(LETTERS, options) if _norm(text) == key)
         words = tuple(_stem(m.group()) for m in _WORD.finditer(_strip_decor(option)))
         content = tuple(w for w in words if w not in _STOP)
+        plain = _strip_decor(option)
         numeric = bool(content) and (_number_unit(_norm_option(option)) is not None
-                                     or all(w.isdigit() or w in _NUMBER_WORDS for w in content))
-        matchable = (bool(content) and not numeric and len(content) <= 12
+                                     or all(w.isdigit() or w in _NUMBER_WORDS for w in content)
+                                     or (_math_like(plain) and bool(_DIGIT_OR_TEX.search(plain))))
+        matchable = (not numeric and 0 < len(content) <= 12 and any(len(w) >= 3 for w in content)
                      and not (len(content) == 1 and content[0] in _FUNCTION_OPTIONS))
         out.append(_Vocab(letter, letters, content, _flip_words(option), numeric, matchable))
     frame = frozenset.intersection(*(frozenset(v.words) for v in out)) if len(out) >= 2 else frozenset()
@@ -1422,12 +1427,13 @@ def _trim_value(span: str) -> str:
     return (s[: m.start()] if m else s).rstrip(_TRAIL)
 
 
-def _span_value(span: str, item: Item, config: ParseConfig = DEFAULT_CONFIG, statements: bool = True) -> str | None:
+def _span_value(span: str, item: Item, config: ParseConfig = DEFAULT_CONFIG, statements: bool = True,
+                lone_number: bool = True) -> str | None:
     """The cleaned free-form answer span, or None when it is empty or (integer/float) has no number at all.
 
     With ``statements``, a numeric item's span that is a sentence gives the value it states (``There are 3 objects
-    remaining.`` -> ``3``, ``the length is 4 cm`` -> ``4 cm``, a sentence with exactly one number -> that number),
-    or None when it states none."""
+    remaining.`` -> ``3``, ``the length is 4 cm`` -> ``4 cm``, and with ``lone_number`` a sentence with exactly one
+    number -> that number), or None when it states none."""
     inner = _boxed_contents(span, config)
     s = _strip_decor(inner[0][1] if inner else span)
     s = _HEDGE.sub("", s).strip()
@@ -1436,7 +1442,7 @@ def _span_value(span: str, item: Item, config: ParseConfig = DEFAULT_CONFIG, sta
     if item.answer_type in ("integer", "float"):
         s = _digits_for_words(s)
         if statements and not _math_like(s):
-            return _statement_value(s, item, lone_number=True)
+            return _statement_value(s, item, lone_number=lone_number)
         if not _DIGIT_OR_TEX.search(s):
             return None
     return s
@@ -1477,8 +1483,9 @@ def _clean_value(s: str, item: Item) -> str:
     return v
 
 
+_EQUALS = re.compile(r"=|≈|\\approx\b")
 _IS_VALUE = re.compile(
-    r"(?i:\b(?:is|are|was|were|equals?|be|becomes?|gives?|get|gets|got|measures?|totals?|of|to)[ \t]{1,3}"
+    r"(?i:\b(?:is|are|was|were|equals?|be|becomes?|gives?|get|gets|got|measures?|totals?|(?<!out[ \t])of)[ \t]{1,3}"
     r"(?:equal[ \t]{1,3}to[ \t]{1,3}|(?:approximately|about|around|roughly|nearly|exactly|just|only)[ \t]{1,3}"
     r"|[~≈][ \t]{0,2})?)(?P<v>[-+−]?(?:\d|\.\d|√|π|\\(?:frac|dfrac|sqrt|pi)\b)[^;]{0,60})$")
 _THERE_ARE = re.compile(
@@ -1487,9 +1494,19 @@ _THERE_ARE = re.compile(
     r"(?P<n>\d+|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b(?![.,]\d)[ \t]{1,3}"
     r"(?!(?:of|or|and|to|more|fewer|less|times|percent|%)\b)[a-z])")
 _RHS_END = re.compile(r"(?i:,[ \t]|;|[ \t](?:which|so|and|to|because|since|as|but|for|where|when|then|thus|"
-                      r"therefore|hence|if|or|first|now|here|again|too|also|instead)\b)")
+                      r"therefore|hence|if|or|first|now|here|again|too|also|instead|on|in|at|with|from|by|during|"
+                      r"while|whereas)\b)")
+_ANY_NUMBER = re.compile(r"\d|(?i:\b(?:" + "|".join(_NUMBER_WORDS) + r")\b)")
+_VALUE_STATED = re.compile(r"(?i:\b(?:is|are|was|were|equals?)[ \t]{1,3}|=[ \t]{0,3})(?:about[ \t]|approximately[ \t]|"
+                           r"[~≈$€£][ \t]{0,2})?[-+−]?\d[\d.,]*")
+_PARALLEL = re.compile(r"(?i:\b(?:and|while|whereas|but|or|to)\b|;)")
+_CONSEQUENCE = re.compile(r"(?i:\b(?:so|therefore|thus|hence|then|which[ \t]means|giving|gives|meaning)\b)")
+_CONTINUED = re.compile(r"(?i:\b(?:simplif\w*|solv\w*|substitut\w*|multiply\w*|divid\w*|squar\w*|expand\w*|"
+                        r"rearrang\w*|gives?|we[ \t]get)\b)")
 _TWO_EQUATIONS = re.compile(r"(?i:\band\b|,[ \t])")
 _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}[ \t]{1,3}[A-Za-z]{2,}")
+_NAMED_POINTS = re.compile(r"(?<![A-Za-z\\])[A-Z]{2,}")
+_ASIDE = re.compile(r"([^()]{1,40}?)[ \t]{0,3}\([^()]{0,60}\)")
 _OPERATOR_END = re.compile(r"[-+−*/^=×÷·(\[{,]\s*$|\\(?:cdot|times|div|frac|sqrt)\s*$")
 _NUMBER_TOKEN = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w.]|\.\d)")
 
@@ -1506,15 +1523,22 @@ def _value_ok(v: str) -> str | None:
     if _OPERATOR_END.search(v.rstrip(_TRAIL.replace("*", ""))):
         return None  # "= 6 *": an equation cut off, no value
     v = _HEDGE.sub("", _strip_decor(v)).strip()
+    aside = _ASIDE.fullmatch(v)
+    if aside and _number_unit(aside.group(1)) is not None:
+        v = aside.group(1)  # "7.8% (11.2% - 3.4%)": the value, not its working
     if not v or len(v) > 60 or not _math_like(v):
         return None
+    if _number_unit(v) is None and _NAMED_POINTS.search(v):
+        return None  # "225 - 9BC^2", "2 * AC": an expression in the figure's lengths, not a value
     return v
 
 
 def _statement_value(sentence: str, item: Item, lone_number: bool = False) -> str | None:
     """The value a sentence states for the quantity asked, or None: the last equation's right-hand side
-    (``angle ACB = 2 * 35 = 70``), ``… is (approximately) V`` at the end of a clause, ``There are four objects``
-    (-> ``4``). A premise (``Since AB = 5, …``) states only its main clause (after its last comma). With
+    (``angle ACB = 2 * 35 = 70``, ``… ≈ 2.6%``), ``… is (approximately) V`` at the end of a clause, ``There are four
+    objects`` (-> ``4``). A premise (``Since AB = 5, …``) states only its main clause (after its last comma). No
+    value when two are stated side by side (``AB = 5 and BC = 7``, ``A is 95%, while B is 40%``, ``There are 3
+    cubes and 2 balls``) or the derivation goes on after the last one (``… = 125, further simplifying …``). With
     ``lone_number``, a sentence with exactly one number and no equation gives that number."""
     clause = _strip_decor(sentence)
     if _PREMISE.match(clause):
@@ -1523,39 +1547,56 @@ def _statement_value(sentence: str, item: Item, lone_number: bool = False) -> st
             return None
         clause = clause[comma + 2:]
     found: list[tuple[int, int, str]] = []  # (position, preference, value)
-    eq = clause.rfind("=")
-    sides = clause.split("=")[-3:] if eq >= 0 else []
-    if len(sides) == 3 and len({" ".join(side.split()) for side in sides[:2]}) == 1:
-        return None  # "= 6 * 0(30°) = 6 * 0(30°) = …": a loop, not a derivation
-    if len(sides) >= 3 and _TWO_EQUATIONS.search(sides[-2]):
-        return None  # "AB = 5 and BC = 7": two equations, two values
-    if eq >= 0:
-        value = _clause_end_value(clause[eq + 1:])
+    eqs = list(_EQUALS.finditer(clause))
+    if eqs:
+        last3 = eqs[-3:]
+        sides = [clause[a.end():b.start()] for a, b in zip(last3, last3[1:])]  # between consecutive signs
+        if len(sides) == 2 and " ".join(sides[0].split()) == " ".join(sides[1].split()):
+            return None  # "= 6 * 0(30°) = 6 * 0(30°) = …": a loop, not a derivation
+        if sides and _TWO_EQUATIONS.search(sides[-1]):
+            return None  # "AB = 5 and BC = 7": two equations, two values
+        value = _clause_end_value(clause[eqs[-1].end():])
         if value is not None:
-            found.append((eq, 0, value))
-    for m in _IS_VALUE.finditer(clause):
+            found.append((eqs[-1].start(), 0, value))
+    pos = 0
+    while (m := _IS_VALUE.search(clause, pos)) is not None:  # overlapping: "is 1.45/1.23, which is about 1.17"
         value = _clause_end_value(m.group("v"))
         if value is not None:
             found.append((m.start("v"), 0, value))
+        pos = m.start("v")
     there = _last(_THERE_ARE.finditer(clause))
-    if there is not None and _NUMBER_TOKEN.search(clause, there.end()) is None:  # not "3 circles and 12 squares"
+    if there is not None:
+        if _ANY_NUMBER.search(clause, there.end()):
+            return None  # "3 circles and 12 squares": two counts
         n = there.group("n").lower()
         found.append((there.start("n"), 1, str(_NUMBER_WORDS.get(n, n))))  # "are 3 objects": 3, not "3 objects"
-    if found:
-        return max(found)[2]
-    if lone_number and eq < 0:
-        numbers = _NUMBER_TOKEN.findall(clause)
-        if len(numbers) == 1 and len(_DIGITS.findall(clause)) == 1:
-            return numbers[0]
-    return None
+    if not found:
+        if lone_number and not eqs:
+            numbers = _NUMBER_TOKEN.findall(clause)
+            if len(numbers) == 1 and len(_DIGITS.findall(clause)) == 1:
+                return numbers[0]
+        return None
+    found.sort()
+    last = found[-1]
+    earlier = _last(_VALUE_STATED.finditer(clause, 0, last[0]))
+    if earlier is not None:
+        between = clause[earlier.end():last[0]]
+        if _PARALLEL.search(between) and not _CONSEQUENCE.search(between):
+            return None  # "… is $15, while … is $7": two values side by side
+    return last[2]
 
 
 def _clause_end_value(rest: str) -> str | None:
-    """The value at the start of ``rest`` if it ends its clause: ``70°, which …`` -> ``70°``; not ``12 and then 15``
-    (a second value follows)."""
+    """The value at the start of ``rest`` if it ends its clause and the derivation stops there: ``70°, which …``
+    -> ``70°``; not ``12 and then 15`` (a second value follows) nor ``125, further simplifying …``."""
     end = _RHS_END.search(rest)
-    if end is not None and end.group().strip().lower() in ("and", "or", "to") and _DIGITS.search(rest, end.end()):
-        return None
+    if end is not None:
+        after = rest[end.start():]
+        if _DIGITS.search(after) and (end.group().strip().lower() in ("and", "or", "to", "while", "whereas")
+                                      or (_PARALLEL.search(after) and not _CONSEQUENCE.search(after))):
+            return None  # "12 and then 15", "97%, while … 3%": a second value beside it
+        if _CONTINUED.search(after):
+            return None
     return _value_ok(rest[:end.start()] if end else rest)
 
 

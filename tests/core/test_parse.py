@@ -531,6 +531,15 @@ COT_CASES = [
     ("no value", "If AB were 5, then BC would be 10.", ANGLE, None),
     ("no value", "A. 4\nB. 5\nC. 6", COUNTING, None),  # an echo of lettered options
     ("no value", "Therefore, OD = 6 * 0(30°) = 6 * 0(30°) = 6 * 0(30°) = 6 *", ANGLE, None),  # a loop
+    ("no value", "If ∠D = 55.0, then ∠BCE = 55°.", ANGLE, None),  # a condition
+    ("no value", "The first model is 95% accurate, while the second is 40% accurate.", ANGLE, None),
+    ("no value", "Squaring gives 9(25 - BC^2) = 125, simplifying gives 225 - 9BC^2", ANGLE, None),  # goes on
+    ("value", "The ratio is 1.45/1.23, which is approximately 1.17.", ANGLE, "1.17"),
+    ("value", "Karen spent a total of $11.25 on silk scraps.", ANGLE, "11.25"),
+    ("value", "The difference is 7.8% (11.2% - 3.4%).", ANGLE, "7.8%"),
+    ("content", "Since ∠AOD = 70°, then ∠BOE = 180° - 70° = 110°.", mc(("70°", "110°", "140°"), "110°"), "B"),
+    ("none", "The relationship between x and k is unclear from the figure.", mc(("60-k", "k", "60+k"), "k"), None),
+    ("none", "Cross-multiplying gives BC = 9 / 2 + 1.", mc(("\\frac{21}{2}", "\\frac{9}{2}"), "\\frac{9}{2}"), None),
 ]
 
 
