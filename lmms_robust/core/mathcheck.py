@@ -2,9 +2,9 @@
 
 sympy can spend minutes on a short answer (``(x+1)^{9999}``: 112 s), and math-verify's own timeouts use
 ``signal.alarm``, which works only in the main thread; lmms-eval calls ``process_results`` from worker threads. So
-every comparison runs in one persistent worker process per interpreter, and the caller waits at most ``budget_s``
-for its reply: past that the worker is killed (it is restarted on the next call) and the comparison is undecided
-(``None``), which scoring reports as ``unscorable``. A worker that runs out of its memory limit answers undecided
+every comparison runs in a persistent worker process (one per interpreter, with a warm spare), and the caller
+waits at most ``budget_s`` for its reply: past that the worker is killed, the spare takes over at once, and the
+comparison is undecided (``None``), which scoring reports as ``unscorable``. A worker that runs out of its memory limit answers undecided
 too. The wait for another thread's comparison is not charged to a budget (calls are serialised by a lock), so an
 item's outcome does not depend on what other threads are scoring.
 
@@ -42,6 +42,7 @@ except Exception:
     pass
 logging.disable(logging.WARNING)  # math-verify warns on every call that its own timeouts are off
 from math_verify import parse, verify
+verify(parse("$1$", parsing_timeout=None), parse("$1$", parsing_timeout=None), timeout_seconds=None)  # warm
 out = sys.stdout
 out.write('{"ready": true}\n')
 out.flush()
@@ -61,11 +62,55 @@ for line in sys.stdin:
 """.replace("LIMIT", str(MEMORY_LIMIT_BYTES))
 
 
+class _Process:
+    """One started worker: the process and what it wrote that is not read yet."""
+
+    def __init__(self) -> None:
+        self.popen = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.buffer = b""
+        if self.read_line(time.perf_counter() + STARTUP_TIMEOUT_S) is None:
+            self.kill()
+            raise OSError("the math-verify worker did not start (is math-verify installed?)")
+
+    def read_line(self, deadline: float) -> str | None:
+        fd = self.popen.stdout.fileno()
+        while b"\n" not in self.buffer:
+            left = deadline - time.perf_counter()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode("utf-8")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        try:
+            self.popen.kill()
+            self.popen.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for stream in (self.popen.stdin, self.popen.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
 class _Worker:
+    """The worker in use and a warm spare: a comparison over budget kills the one in use and the spare takes over at
+    once (a new spare starts in the background), so the next item does not wait for sympy to import."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._buffer = b""
+        self._proc: _Process | None = None
+        self._spare: _Process | None = None
+        self._spare_thread: threading.Thread | None = None
         self.calls = 0
         self.undecided = 0
         self.restarts = 0
@@ -74,19 +119,29 @@ class _Worker:
     def ask(self, gold: str, target: str, rounding: int, budget_s: float) -> bool | None:
         with self._lock:
             self.calls += 1
+            started = time.perf_counter()
+            first = self._proc is None and self._spare is None and self._spare_thread is None
             try:
-                if self._proc is None or self._proc.poll() is not None:
-                    self._start()
-                started = time.perf_counter()
+                if self._proc is None or not self._proc.alive():
+                    self._proc = self._take(started + budget_s)
+                if self._proc is None:  # after kills in a row the spare is still starting: within budget, or not
+                    self.undecided += 1
+                    return None
+                if self._spare is None and self._spare_thread is None:
+                    self._refill()
+                if first:
+                    started = time.perf_counter()  # the very first start (importing sympy) is charged to no one
                 request = json.dumps({"gold": gold, "target": target, "rounding": rounding}) + "\n"
-                self._proc.stdin.write(request.encode("utf-8"))
-                self._proc.stdin.flush()
-                line = self._read_line(started + budget_s)
+                self._proc.popen.stdin.write(request.encode("utf-8"))
+                self._proc.popen.stdin.flush()
+                line = self._proc.read_line(started + budget_s)
                 self.worst_s = max(self.worst_s, time.perf_counter() - started)
             except OSError:
                 line = None
             if line is None:  # over budget, or the worker died: never trust it again
-                self._stop()
+                if self._proc is not None:
+                    self._proc.kill()
+                self._proc = None
                 self.undecided += 1
                 return None
             equal = json.loads(line).get("equal")
@@ -94,46 +149,39 @@ class _Worker:
                 self.undecided += 1
             return equal
 
-    def _start(self) -> None:
-        self._stop()
+    def _take(self, deadline: float) -> _Process | None:
+        """The spare (waiting for it until ``deadline`` if it is still starting: that wait is the comparison's), or
+        for the very first comparison a new worker; None when the spare is not ready in time."""
+        if self._spare_thread is not None:
+            self._spare_thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+            if self._spare_thread.is_alive():
+                return None
+            self._spare_thread = None
+        spare, self._spare = self._spare, None
         self.restarts += 1
-        self._proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._buffer = b""
-        if self._read_line(time.perf_counter() + STARTUP_TIMEOUT_S) is None:
-            self._stop()
-            raise OSError("the math-verify worker did not start (is math-verify installed?)")
+        if spare is not None and spare.alive():
+            return spare
+        return _Process()
 
-    def _read_line(self, deadline: float) -> str | None:
-        fd = self._proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            left = deadline - time.perf_counter()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode("utf-8")
-
-    def _stop(self) -> None:
-        if self._proc is not None:
+    def _refill(self) -> None:
+        def start() -> None:
             try:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-            for stream in (self._proc.stdin, self._proc.stdout):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        self._proc = None
+                self._spare = _Process()
+            except OSError:
+                self._spare = None
+
+        self._spare_thread = threading.Thread(target=start, name="math-verify-spare", daemon=True)
+        self._spare_thread.start()
 
     def close(self) -> None:
         with self._lock:
-            self._stop()
+            if self._spare_thread is not None:
+                self._spare_thread.join()
+                self._spare_thread = None
+            for proc in (self._proc, self._spare):
+                if proc is not None:
+                    proc.kill()
+            self._proc = self._spare = None
 
 
 _worker = _Worker()
@@ -150,6 +198,7 @@ def verify(gold: str, target: str, rounding: int, budget_s: float | None = None)
 
 
 def stats() -> dict:
-    """Counters of this process's worker: comparisons asked, undecided ones, (re)starts, the slowest reply."""
+    """Counters of this process's worker: comparisons asked, undecided ones, workers taken into use, the slowest
+    reply (seconds, the wait for another thread's comparison not counted)."""
     return {"calls": _worker.calls, "undecided": _worker.undecided, "restarts": _worker.restarts,
             "worst_s": _worker.worst_s}

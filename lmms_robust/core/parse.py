@@ -249,8 +249,12 @@ _STRONG_HEDGE = re.compile(
     r"(?:tell|determine|decide|be[ \t]sure|say)|impossible[ \t]to[ \t](?:tell|determine|say)|"
     r"(?:don't|do[ \t]not)[ \t]know)\b)|或许|也许|可能是|不确定")
 
-_CONTRAST = re.compile(r"(?i:\b(?:but|however|yet|although|though|whereas|instead|actually|on[ \t]closer[ \t]"
-                       r"(?:inspection|look)|upon[ \t]reflection|wait)\b)")
+
+_TURN_WORDS = (r"but|however|yet|although|though|whereas|instead|actually|on[ \t]closer[ \t](?:inspection|look)|"
+               r"upon[ \t]reflection|wait")
+_CONTRAST = re.compile(r"(?i:\b(?:" + _TURN_WORDS + r")\b)")
+# where a clause turns: a contrast, or a consequence ("I'm not sure, so the answer is (E)")
+_CLAUSE_TURN = re.compile(r"(?i:\b(?:" + _TURN_WORDS + r"|so|therefore|thus|hence|consequently)\b)")
 
 _NUMBER = r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+−]?\.\d+"
 _UNIT = (r"(?![eE][-+]?\d)[A-Za-z%°µμΩ$€£'′″]"
@@ -926,7 +930,7 @@ def _last_commitment(text: str, item: Item, config: ParseConfig, boxed: bool = F
             if _hypothetical(text, pos):
                 continue
             value, reason = _resolve_candidate(kind, payload, colon, item, config)
-            if boxed and value is not None and _hedged(text, pos):
+            if boxed and value is not None and _hedged(text, pos, item):
                 value, reason = None, "hedge"
             if value is not None or reason in ("ambiguous", "letter_out_of_range", "hedge"):
                 out = (value, None) if value is not None else (None, reason)
@@ -970,12 +974,17 @@ def _hypothetical(text: str, pos: int) -> bool:
     return bool(_HYPOTHETICAL.match(text, lo, pos) or _CONDITIONAL.match(text, lo, pos + 60))
 
 
-def _hedged(text: str, pos: int) -> bool:
-    """The sentence of the phrase at ``pos`` hedges ("Maybe the answer is (A), I guess"); a hedge before a "but"
-    that comes before the phrase does not count ("I'm not sure, but the answer is B")."""
+def _hedged(text: str, pos: int, item: Item) -> bool:
+    """The clause of the phrase at ``pos`` hedges ("Maybe the answer is (A), I guess"). A hedge that a "but" or a
+    "so" leaves behind does not count ("I'm not sure, but the answer is B"; "I am not sure, so the answer is (E)",
+    choosing "I'm not sure"), nor the words of an option ("the answer is (E) I'm not sure")."""
     start, end = _sentence_bounds(text, pos)
-    contrast = _last(_CONTRAST.finditer(text, start, pos))
-    return bool(_STRONG_HEDGE.search(text, contrast.end() if contrast else start, end))
+    turn = _last(_CLAUSE_TURN.finditer(text, start, pos))
+    clause = text[turn.end() if turn else start:end]
+    for option in item.options:
+        if _STRONG_HEDGE.search(option):
+            clause = re.sub(re.escape(option), " ", clause, flags=re.IGNORECASE)
+    return bool(_STRONG_HEDGE.search(clause))
 
 
 def _capture(text: str, pos: int, config: ParseConfig) -> str:
@@ -1054,7 +1063,7 @@ def _read_tail(tail: str, item: Item, config: ParseConfig) -> Conclusion | None:
                 return None
             value, reason = _resolve_candidate(kind, payload, colon, item, config)
             if value is not None:
-                if _hedged(tail, pos):
+                if _hedged(tail, pos, item):
                     return Conclusion(None, "hedge", sentence)
                 return Conclusion(value, "boxed" if kind == "boxed" else "phrase" if kind == "span" else "letter",
                                   sentence)

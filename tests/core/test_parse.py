@@ -454,6 +454,8 @@ COT_CASES = [
     ("letter", "The correct answer is B, not A.", ANIMALS, "B"),
     ("letter", "I'm not sure at first, but the answer is B.", ANIMALS, "B"),
     ("letter", "The answer is probably B.", ANIMALS, "B"),
+    ("letter", "I am not sure, so the answer is (E).", ITEMS["abstain"], "E"),  # the doubt is the reason, E abstains
+    ("letter", "The answer is (E) I'm not sure.", ITEMS["abstain"], "E"),
     ("letter", "Hence the correct answer would be BB: dog", ANIMALS, "B"),
     ("letter", "选项C最符合题意。", ANIMALS, "C"),
     ("letter", "答案是B", ANIMALS, "B"),
