@@ -96,6 +96,8 @@ class Completion:
     """Requests sent for this prompt."""
     permanent: bool = False
     """The failure was permanent (not retried)."""
+    finish_reason: str | None = None
+    """The server's ``choices[0].finish_reason`` for the accepted reply (``stop``, ``length``, …; None if absent)."""
 
 
 class ChatClient:
@@ -149,17 +151,17 @@ class ChatClient:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             attempts += 1
             try:
-                reply = self.post(prompt)
+                reply, finish_reason = self.post_reply(prompt)
             except TransientError as exc:
                 last_error = str(exc)
                 continue
             except PermanentError as exc:
                 return Completion(ok=False, error=str(exc), attempts=attempts, permanent=True)
             if check is None:
-                return Completion(ok=True, value=reply, reply=reply, attempts=attempts)
+                return Completion(ok=True, value=reply, reply=reply, attempts=attempts, finish_reason=finish_reason)
             value, problem = check(reply)
             if problem is None:
-                return Completion(ok=True, value=value, reply=reply, attempts=attempts)
+                return Completion(ok=True, value=value, reply=reply, attempts=attempts, finish_reason=finish_reason)
             last_error, last_reply = problem, reply
         return Completion(ok=False, reply=last_reply, error=f"failed after {attempts} tries: {last_error}",
                           attempts=attempts)
@@ -192,6 +194,11 @@ class ChatClient:
 
     def post(self, prompt: str) -> str:
         """One request; the reply's ``choices[0].message.content``. Raises TransientError or PermanentError."""
+        return self.post_reply(prompt)[0]
+
+    def post_reply(self, prompt: str) -> tuple[str, str | None]:
+        """One request; (``choices[0].message.content``, ``choices[0].finish_reason``). Raises TransientError or
+        PermanentError."""
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
                 "temperature": self.temperature}
         if self.max_tokens is not None:
@@ -221,10 +228,11 @@ class ChatClient:
         try:
             payload = json.loads(raw.decode("utf-8"))
             content = payload["choices"][0]["message"]["content"]
+            finish_reason = payload["choices"][0].get("finish_reason")
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise PermanentError("malformed_json") from None
         except (KeyError, IndexError, TypeError):
             raise PermanentError("malformed_response: no choices[0].message.content") from None
         if not isinstance(content, str):
             raise PermanentError("malformed_response: content is not text")
-        return content
+        return content, finish_reason if isinstance(finish_reason, str) else None

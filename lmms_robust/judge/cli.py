@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", default=None,
                         help="verdict cache folder (default: .judge_cache next to OUT); reruns send nothing cached")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    parser.add_argument("--rules-first", action="store_true",
+                        help="judge only what the rules left undetermined (items where the rules found a "
+                             "conclusion keep their verdict and send nothing)")
     parser.add_argument("--max-concurrency", type=int, default=8)
     parser.add_argument("--retries", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
@@ -113,9 +116,10 @@ def run(args: argparse.Namespace) -> int:
             judge = OpenAIJudge(args.base_url, model, api_key=api_key, max_concurrency=args.max_concurrency,
                                 retries=args.retries, timeout=args.timeout, cache_dir=cache_dir,
                                 max_tokens=args.max_tokens)
-        verdicts = judge_records(inputs, judge)
+        verdicts = judge_records(inputs, judge, rules_first=args.rules_first)
         all_verdicts.extend(verdicts)
-        labels_by_judge[model] = {_key(v): v["verdict"] for v in verdicts}
+        # what this judge itself said (rules first: the rules' verdicts are not the judge's)
+        labels_by_judge[model] = {_key(v): v["verdict"] for v in verdicts if v.get("source") != "rules"}
         tally = {label: sum(v["verdict"] == label for v in verdicts) for label in (*LABELS, "undetermined")}
         sent = getattr(judge, "requests_sent", getattr(judge, "generations", 0))
         print(f"{model}: {len(verdicts)} items, {sent} requests sent, {tally}", file=sys.stderr)
@@ -126,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
             handle.write(json.dumps(verdict, ensure_ascii=False) + "\n")
     summary = agreement_summary(labels_by_judge, rule)
     summary["n_items"] = len(inputs)
+    summary["mode"] = "rules_first" if args.rules_first else "all"
+    summary["decided_by"] = {model: {source or "not_applicable": sum(1 for v in all_verdicts if v["judge"] == model
+                                                                     and v.get("source") == source)
+                                     for source in ("rules", "judge", None)} for model in args.models}
     summary["consistency"] = consistency_by_group(all_verdicts)
     summary_path = Path(args.summary) if args.summary else out.with_suffix(".summary.json")
     summary_path.write_text(json.dumps(_jsonable(summary), indent=2, ensure_ascii=False) + "\n")
