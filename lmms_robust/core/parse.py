@@ -1181,6 +1181,8 @@ _FLIPS = {
 _NEGATORS = frozenset("not no never neither nor without none nothing cannot than unlike except besides "
                       "isn't aren't wasn't weren't doesn't don't didn't won't wouldn't shouldn't couldn't can't "
                       "hasn't haven't hardly rather instead excluding".split())
+_ANY_NEGATOR = re.compile(r"(?i:n['’]t\b|\b(?:not|no|never|neither|nor|without|none|nothing|cannot|than|unlike|except|"
+                          r"besides|hardly|rather|instead|excluding)\b)")
 _SHORT_NEGATORS = frozenset("than unlike except besides excluding rather".split())
 _AND_VERBS = frozenset("is are was were it this that looks appears seems has have".split())
 _RESETTERS = frozenset("but however yet although though whereas while instead actually".split())
@@ -1387,6 +1389,8 @@ def _negation_states(sentence: str, spans, lowers: list[str]) -> list[bool]:
     ``never``, ``n't`` …) runs until ``;``/``:``, a contrast (``but``, ``however``, …), a new clause after a comma
     (``, it …``, ``, which …``) or ``and`` + verb; a comparison (``than``, ``unlike``, ``instead of`` …) covers only
     the next few words."""
+    if not _ANY_NEGATOR.search(sentence):
+        return [False] * len(spans)  # most sentences negate nothing
     states, state, short, prev_end = [], False, 0, 0
     for idx, (start, end, _) in enumerate(spans):
         gap = sentence[prev_end:start]
