@@ -11,6 +11,7 @@ strings, data parallelism, progress, cache hooks) lives here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Sequence
 
 import torch
@@ -25,6 +26,7 @@ from lmms_robust.core.trailer import attach
 from lmms_robust.harness import provenance
 from lmms_robust.harness.docs import perturbation_from_doc
 from lmms_robust.models.letter_probs import continuation_paths, letter_masses
+from lmms_robust.models.response_log import ResponseLog, request_key
 
 
 class WrongArchitecture(ValueError):
@@ -38,7 +40,8 @@ class PrefillChatModel(lmms):
 
     def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto", batch_size: int | str = 1,
                  system_prompt: str | None = "You are a helpful assistant.", attn_implementation: str | None = None,
-                 max_new_tokens: int | None = None, letter_probs: bool = True, **kwargs) -> None:
+                 max_new_tokens: int | None = None, letter_probs: bool = True, response_log: str | None = None,
+                 **kwargs) -> None:
         super().__init__()
         self._check_architecture(pretrained, kwargs.get("revision"))
         self.accelerator = Accelerator()
@@ -67,6 +70,10 @@ class PrefillChatModel(lmms):
         self.stop_token_ids = self._stop_token_ids()
         self.model_info = self._model_info(pretrained)
         provenance.record_model(self.model_info)
+        # responses logged as they finish, read back on restart (models/response_log.py)
+        self.response_log = ResponseLog(response_log, self.rank) if response_log else None
+        for line in (self.response_log.skipped if self.response_log else []):
+            print(f"{self.backend_name}: response log: {line}", flush=True)
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
@@ -111,6 +118,9 @@ class PrefillChatModel(lmms):
             "system_prompt": self.system_prompt,
             "dtype": str(getattr(self.model, "dtype", "")).replace("torch.", "") or None,
             "stop_token_ids": ",".join(map(str, self.stop_token_ids)),
+            "batch_size": self.batch_size_per_gpu,
+            "letter_probs": self.letter_probs,
+            "max_new_tokens_cap": self.max_new_tokens_cap,
         }
 
     def _check_architecture(self, pretrained: str, revision: str | None = None) -> None:
@@ -168,27 +178,49 @@ class PrefillChatModel(lmms):
         return self.processor.apply_chat_template(hf_messages, tokenize=False, add_generation_prompt=True)
 
     def generate_until(self, requests: List[Instance]) -> List[GenerationResult]:
-        order = sorted(range(len(requests)), key=lambda i: (requests[i].args[4], requests[i].args[3]))
+        prepared = [self._prepare(request) for request in requests]
         results: list[GenerationResult | None] = [None] * len(requests)
-        progress = tqdm(total=len(requests), disable=self.rank != 0, desc=f"{self.backend_name} responding")
+        todo = []
+        for index, (request, prompt) in enumerate(zip(requests, prepared)):
+            logged = self.response_log.get(prompt.key) if self.response_log else None
+            if logged is None:
+                todo.append(index)
+                continue
+            self.cache_hook.add_partial("generate_until", (prompt.text, request.args[2]), logged)
+            results[index] = GenerationResult(text=logged)
+        if self.response_log and self.rank == 0:
+            print(f"{self.backend_name}: {len(requests) - len(todo)} of {len(requests)} responses resumed from "
+                  f"{self.response_log.directory}; generating {len(todo)}", flush=True)
+        order = sorted(todo, key=lambda i: (requests[i].args[4], requests[i].args[3]))
+        progress = tqdm(total=len(order), disable=self.rank != 0, desc=f"{self.backend_name} responding")
         for start in range(0, len(order), self.batch_size):
             # one batch holds only identical generation settings
             for group in _group_by_gen_kwargs(requests, order[start:start + self.batch_size]):
-                for index, result in zip(group, self._generate_batch([requests[i] for i in group])):
+                batch = [(requests[i], prepared[i]) for i in group]
+                for index, result in zip(group, self._generate_batch(batch)):
                     results[index] = result
+                if self.response_log:
+                    self.response_log.flush()
                 progress.update(len(group))
         progress.close()
         return results
 
-    def _generate_batch(self, batch: list[Instance]) -> list[GenerationResult]:
-        hf_messages, texts, docs = [], [], []
-        for request in batch:
-            _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
-            doc = self.task_dict[task][split][doc_id]
-            messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
-            docs.append(doc)
-            hf_messages.append(messages)
-            texts.append(self.render(messages))
+    def _prepare(self, request: Instance) -> "Prompt":
+        _ctx, doc_to_messages, gen_kwargs, doc_id, task, split = request.args
+        doc = self.task_dict[task][split][doc_id]
+        messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
+        text = self.render(messages)
+        key = None
+        if self.response_log is not None:
+            key = request_key(task, doc.get("lr_item_id", doc_id), text, dict(gen_kwargs or {}), self.model_info)
+        return Prompt(doc, messages, text, key, task, doc.get("lr_item_id", doc_id))
+
+    def _generate_batch(self, pairs: list[tuple[Instance, "Prompt"]]) -> list[GenerationResult]:
+        batch = [request for request, _ in pairs]
+        prompts = [prompt for _, prompt in pairs]
+        docs = [prompt.doc for prompt in prompts]
+        hf_messages = [prompt.messages for prompt in prompts]
+        texts = [prompt.text for prompt in prompts]
         gen_kwargs = dict(batch[0].args[2] or {})
         until = gen_kwargs.pop("until", None) or []
         until = [until] if isinstance(until, str) else [u for u in until if u]
@@ -210,7 +242,8 @@ class PrefillChatModel(lmms):
         prompt_len = inputs["input_ids"].shape[1]
         generation = Generation(out.sequences[0].tolist(), prompt_len, out.logits, out.past_key_values) if keep else None
         results = []
-        for request, letters, messages, text, sequence in zip(batch, option_letters, hf_messages, texts, out.sequences):
+        for request, prompt, letters, messages, text, sequence in zip(batch, prompts, option_letters, hf_messages, texts,
+                                                                      out.sequences):
             answer, finish_reason, n_tokens = self._finish(sequence[prompt_len:].tolist(), until)
             distribution = None
             if letters:
@@ -220,6 +253,8 @@ class PrefillChatModel(lmms):
             answer = attach(answer, letters=distribution, finish_reason=finish_reason, output_tokens=n_tokens,
                             model=self.model_info)
             self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
+            if self.response_log is not None:
+                self.response_log.add(prompt.key, answer, prompt.task, prompt.item_id)
             results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
         return results
 
@@ -305,6 +340,18 @@ class PrefillChatModel(lmms):
 
 def _per_token(value, ids: torch.Tensor) -> bool:
     return torch.is_tensor(value) and value.dim() == 2 and value.shape == ids.shape
+
+
+@dataclass
+class Prompt:
+    """One request, rendered once: its doc, HF messages, chat-template text and response-log key."""
+
+    doc: dict
+    messages: list[dict]
+    text: str
+    key: str | None
+    task: str
+    item_id: object
 
 
 class Generation:
