@@ -62,6 +62,7 @@ def add_write_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 def run_write(args: argparse.Namespace) -> int:
     from lmms_robust.core.items import ItemError
     from lmms_robust.llm import ChatClient, api_key_from_env
+    from lmms_robust.outputs import check_apart
     from lmms_robust.perturbations.writer import (
         PromptTemplate,
         WriterError,
@@ -75,6 +76,9 @@ def run_write(args: argparse.Namespace) -> int:
     cache_dir = (None if args.no_cache else Path(args.cache_dir) if args.cache_dir
                  else out.parent / ".perturbation_cache")
     try:
+        # -o is rewritten in place: never one of the inputs, never in their folders (OutputError is a ValueError)
+        check_apart(out, "-o", [("--data", args.data), ("--prompt-template", args.prompt_template),
+                                ("--cache-dir", cache_dir)])
         kinds = parse_kinds(args.kinds)
         template = PromptTemplate(args.prompt_template)
         client = ChatClient(args.base_url, args.model, api_key=api_key_from_env(args.api_key_env),
