@@ -21,7 +21,7 @@ from lmms_eval.protocol import ChatMessages
 from tqdm import tqdm
 
 from lmms_robust.core.letters import answer_context, attach
-from lmms_robust.harness.docs import perturbation_from_doc
+from lmms_robust.harness.docs import fetch_doc, perturbation_from_doc
 from lmms_robust.models.letter_probs import continuation_paths, letter_masses
 
 
@@ -140,7 +140,7 @@ class PrefillChatModel(lmms):
         hf_messages, texts, docs = [], [], []
         for request in batch:
             _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
-            doc = self.task_dict[task][split][doc_id]
+            doc = fetch_doc(self.task_dict, task, split, doc_id)
             messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
             docs.append(doc)
             hf_messages.append(messages)
