@@ -315,11 +315,12 @@ class ChatClient:
         else:
             connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
         expired = threading.Event()
+        opened: list[socket.socket] = []  # the socket itself: http.client drops connection.sock once a reply that
+        # closes the connection has begun, while the reply keeps reading from it
 
         def expire() -> None:
             expired.set()
-            sock = connection.sock
-            if sock is not None:
+            for sock in opened:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -330,6 +331,7 @@ class ChatClient:
         watchdog.start()
         try:
             connection.connect()
+            opened.append(connection.sock)
             if expired.is_set():
                 raise TimeoutError
             target = parts.path + (f"?{parts.query}" if parts.query else "")
