@@ -41,7 +41,7 @@ _EXAMPLE = ('{"benchmark": "cv_bench", "item_id": "42", "target": "B", "caption"
 
 # Markup a model or the parser reads as structure: think/answer tags in any spacing or case, half tags such as
 # "answer>B" (the parser reads some malformed tags), and chat-template control tokens ("<|im_end|>").
-_MARKUP = re.compile(r"<[ \t]{0,8}/?[ \t]{0,8}(?:think|answer)\b|\b(?:think|answer)[ \t]{0,8}/?[ \t]{0,8}>"
+_MARKUP = re.compile(r"<[ \t]{0,8}/?[ \t]{0,8}(?:think|answer)\b(?:[ \t]{0,8}>)?|\b(?:think|answer)[ \t]{0,8}/?[ \t]{0,8}>"
                      r"|<\|[^<>|\n]{0,64}\|>", re.IGNORECASE)
 
 

@@ -272,13 +272,12 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
 def _json_object(reply: str) -> tuple[dict | None, str | None]:
-    text = reply
+    text = reply.strip()
+    candidates = [text]
     closes = list(_THINK_CLOSE.finditer(text))
     if closes:  # a reasoning model's think block before the JSON
-        text = text[closes[-1].end():]
-    text = text.strip()
-    candidates = [text]
-    fence = _FENCE.search(text)
+        candidates.append(text[closes[-1].end():].strip())
+    fence = _FENCE.search(candidates[-1])
     if fence:
         candidates.append(fence.group(1).strip())
     for candidate in candidates:
