@@ -126,9 +126,13 @@ def run(args: argparse.Namespace) -> int:
             judge = TransformersJudge(model, device=args.device, max_new_tokens=args.max_tokens or 512,
                                       cache_dir=cache_dir)
         else:
-            judge = OpenAIJudge(args.base_url, model, api_key=api_key, max_concurrency=args.max_concurrency,
-                                retries=args.retries, timeout=args.timeout, cache_dir=cache_dir,
-                                max_tokens=args.max_tokens)
+            try:  # the cache file is read here: a corrupt line is an error naming file:line, not a traceback
+                judge = OpenAIJudge(args.base_url, model, api_key=api_key, max_concurrency=args.max_concurrency,
+                                    retries=args.retries, timeout=args.timeout, cache_dir=cache_dir,
+                                    max_tokens=args.max_tokens)
+            except (JsonlError, ValueError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
         verdicts = judge_records(inputs, judge)
         all_verdicts.extend(verdicts)
         labels_by_judge[model] = {_key(v): v["verdict"] for v in verdicts}

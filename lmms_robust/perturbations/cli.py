@@ -50,7 +50,8 @@ def add_write_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--max-concurrency", type=int, default=8, help="requests in flight at most (default 8)")
     parser.add_argument("--retries", type=int, default=3,
                         help="extra tries per item after a timeout, a 5xx/429 or an unusable reply (default 3)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds per request in all: connecting, sending, the whole reply (default 60)")
     parser.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubled each time")
     parser.add_argument("--max-tokens", type=int, default=None, help="max_tokens of each request (default: server's)")
     parser.add_argument("--api-key-env", default=API_KEY_ENV,

@@ -76,7 +76,7 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     for name, text in (("report.md", to_markdown(blocks)), ("report.csv", to_csv(document["entries"])),
                        ("leaderboard.json", json.dumps(document, indent=2, allow_nan=False) + "\n"),
                        ("report.html", to_html(blocks, TITLE))):
-        (out / name).write_text(text, encoding="utf-8")
+        (out / name).write_text(text, encoding="utf-8", errors="backslashreplace")  # a lone surrogate in an id
         written.append(out / name)
     return written + [p for paths in pngs.values() for p in paths]
 

@@ -165,3 +165,16 @@ def test_cache_entries_that_are_not_entries_or_refused_are_never_served(tmp_path
     cache = JsonlCache(path, accept=lambda e: e.get("verdict") in ("consistent", "inconsistent"))
     assert cache.get("k1") is not None and cache.get("k2") is None and cache.get("k3") is None
     assert cache.ignored == [2, 3, 4, 5, 6]
+
+
+def test_judge_cli_with_a_non_utf8_cache_is_exit_2_naming_the_line(tmp_path, capsys):
+    from lmms_robust.cli import main
+    from tests.report.records import series, write_run
+
+    run = write_run(tmp_path / "run", {"bench_base": series("base", {"a": True})})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "judge_cache.jsonl").write_bytes(b'{"key": "k", "verdict": "\xff"}\n')
+    code = main(["judge", str(run), "--base-url", "http://127.0.0.1:9", "--model", "j", "-o", str(tmp_path / "v.jsonl"),
+                 "--cache-dir", str(cache)])
+    assert code == 2 and "judge_cache.jsonl:1: not UTF-8" in capsys.readouterr().err

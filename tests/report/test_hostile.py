@@ -204,3 +204,10 @@ def test_cli_report_refusal_is_exit_2_with_the_fix(tmp_path, capsys):
 
 def test_hand_written_record_helper_still_matches(tmp_path):  # keeps records.py honest for the tests above
     assert rec("a")["correct"] is True and rec("a", correct=False)["correct"] is False
+
+
+def test_an_item_id_with_a_lone_surrogate_does_not_crash_the_report(tmp_path):
+    folder = write_run(tmp_path / "run", {"bench_base": series("base", {"a\ud800": True, "b": False}),
+                                          "bench_misleadcap": series("misleadcap", {"b": False})})
+    build_report([folder], tmp_path / "out")  # the coverage warning lists the id: written as \ud800
+    assert "a\\ud800" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
