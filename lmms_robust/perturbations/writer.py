@@ -264,7 +264,7 @@ _LETTER_MENTION = re.compile(r"\([ \t]?[A-Za-z][ \t]?\)|\b(?i:option|choice|lett
 # option/choice/letter/answer, or standing alone (not "A" or "I", which are words); a number in digits or words.
 _LETTER_NAMED = re.compile(r"\([ \t]?([A-Za-z])[ \t]?\)|\b(?i:option|choice|letter|answer)[ \t]{1,3}\(?([A-Z])\b"
                            r"|\b([B-HJ-Z])\b")
-_NUMBER_NAMED = re.compile(r"\d|\b(?:zero|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+_NUMBER_NAMED = re.compile(r"\b(?:zero|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
                            r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
                            r"seventy|eighty|ninety|hundred|thousand|million|billion|dozen|twice|thrice)\b",
                            re.IGNORECASE)

@@ -92,7 +92,8 @@ def load_runs(run_dirs: list[Path]) -> tuple[list[TaskRun], list[dict]]:
 
     When one model's task is logged by several results files (a rerun into the same folder, or the same model
     in two folders), the newest complete one (by the file's time stamp, then modification time) is used: a
-    ``duplicate_task`` warning names the older ones, an ``incomplete_run`` warning each newer incomplete one.
+    ``duplicate_task`` warning names the older ones, an ``incomplete_run`` warning each newer incomplete one and
+    each older one without its samples file.
 
     Raises:
         ReportInputError: no folder given, a folder missing, without results, without our tasks, or a task
@@ -131,6 +132,12 @@ def load_runs(run_dirs: list[Path]) -> tuple[list[TaskRun], list[dict]]:
                                                               f"incomplete ({problem}); using the newest complete "
                                                               f"run {chosen.results_file}"))
         older = candidates[candidates.index(chosen) + 1:]
+        for run in older:  # only the cheap sign of an interrupted save; older runs are not read
+            if not run.samples_file.is_file():
+                warnings.append(_warning("incomplete_run", chosen, f"task {chosen.task}: {run.results_file} is "
+                                                                  f"incomplete (no per-item samples "
+                                                                  f"{run.samples_file.name}); the newer complete run "
+                                                                  f"{chosen.results_file} is used"))
         if older:
             others = ", ".join(str(r.results_file) for r in older)
             warnings.append({**_warning("duplicate_task", chosen, f"task {chosen.task} is logged "

@@ -73,6 +73,9 @@ def test_after_a_kill_while_saving_and_a_full_rerun_the_newest_complete_run_is_u
     assert acc(tmp_path / "out") == 1.0  # the rerun (all correct), not the killed run (all wrong)
     duplicates = warnings_of(tmp_path / "out", "duplicate_task")
     assert len(duplicates) == 11 and all("20250101_000000_results.json" in w["message"] for w in duplicates)
+    incomplete = warnings_of(tmp_path / "out", "incomplete_run")  # the 8 tasks the kill left without samples
+    assert sorted(w["message"].split(":")[0] for w in incomplete) == sorted(f"task {t}" for t in TASKS[3:])
+    assert all("20250101_000000_results.json is incomplete" in w["message"] for w in incomplete)
 
 
 def test_a_killed_newest_run_falls_back_to_the_older_complete_one_and_says_so(tmp_path):
