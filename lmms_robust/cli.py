@@ -27,11 +27,17 @@ def lmms_eval_command(model: str, model_args: str, tasks: str, output_path: Path
 
 def run_demo(args) -> int:
     from lmms_robust.localize import localize
+    from lmms_robust.outputs import OutputError, claim_folder
     from lmms_robust.results import format_table, load_results
     from lmms_robust.testing.sample import write_sample
     from lmms_robust.testing.tiny_qwen import build_tiny_qwen25vl
 
     work = Path(args.workdir).resolve()
+    try:
+        claim_folder(work, "--workdir")
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     model_dir, data_dir, tasks, output = work / "tiny-qwen25vl", work / "sample", work / "tasks", work / "results"
     if not (model_dir / "config.json").exists():
         print(f"building a tiny random-weight Qwen2.5-VL in {model_dir}", flush=True)
@@ -135,7 +141,11 @@ def run_check(args) -> int:
 def run_localize(args) -> int:
     from lmms_robust.localize import localize
 
-    out = localize(args.benchmark, args.data, args.out, split=args.split)
+    try:
+        out = localize(args.benchmark, args.data, args.out, split=args.split)
+    except (FileNotFoundError, ValueError) as exc:  # OutputError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {out / args.benchmark}\nrun with: lmms-eval --include_path {out} --tasks {args.benchmark}_robust ...")
     return 0
 
@@ -145,11 +155,14 @@ def run_load_release(args) -> int:
     import datasets
 
     from lmms_robust.benchmarks import release_loaders
+    from lmms_robust.outputs import check_apart, claim_folder
 
     module = release_loaders()[args.benchmark]
     try:
+        check_apart(args.out, "OUT", [("RELEASE_DIR", args.release_dir), ("--image-dir", args.image_dir)])
         dataset = module.load_release(args.release_dir, image_dir=args.image_dir)
-    except (FileNotFoundError, ValueError) as exc:
+        claim_folder(args.out, "OUT")
+    except (FileNotFoundError, ValueError) as exc:  # OutputError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     datasets.DatasetDict({module.SPLIT: dataset}).save_to_disk(args.out)
@@ -170,12 +183,13 @@ def run_tasks(args) -> int:
 
 
 def run_report(args) -> int:
+    from lmms_robust.outputs import OutputError
     from lmms_robust.report import ReportInputError, build_report
 
     try:
         written = build_report([Path(p) for p in args.run_dirs], Path(args.out),
                                judge_summaries=[Path(p) for p in args.judge_summary])
-    except ReportInputError as exc:
+    except (ReportInputError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for path in written:

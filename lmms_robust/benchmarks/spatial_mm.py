@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from lmms_robust.core.items import LETTERS, ItemError
 
@@ -142,6 +142,16 @@ def image_dirs(release_dir: str | Path, image_dir: str | Path | None,
         return [Path(image_dir)]
     release_dir = Path(release_dir)
     return [release_dir / sub for sub in subdirs] + [release_dir]
+
+
+def under(root: Path, name, item_id: str) -> Path:
+    """``root / name`` for a file name taken from a release: an absolute name or one with ``..`` would reach out of
+    the image folder (a release file can name any path), so it is an error naming the item."""
+    relative = PurePosixPath(str(name).replace("\\", "/"))
+    if relative.is_absolute() or ".." in relative.parts or PureWindowsPath(str(name)).drive:
+        raise ValueError(f"item {item_id!r}: image path {str(name)!r} leaves the image folder (absolute, or with "
+                         f"'..'); a release names images relative to its image folder: fix the release file")
+    return Path(root).joinpath(*relative.parts)
 
 
 def read_image(item_id: str, candidates: list[Path]) -> dict:

@@ -226,7 +226,8 @@ def load_release(release_dir: str | Path, image_dir: str | Path | None = None):
             answer = str(row["answer"]).strip()
             kind, options = build_options(item_id, answer, [a for a in answers if a != answer])
             record.update(answer_kind=kind, options=options, options_rule=OPTIONS_RULE)
-        record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [d / str(row["image_name"]) for d in dirs])
+        record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [spatial_mm.under(d, row["image_name"], item_id)
+                                                                for d in dirs])
         records.append(record)
     return datasets.Dataset.from_list(records, features=features())
 

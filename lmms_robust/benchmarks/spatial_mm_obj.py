@@ -67,7 +67,8 @@ def load_release(release_dir: str | Path, image_dir: str | Path | None = None):
         for item_id, row in zip(ids, rows, strict=True):
             record = {"id": item_id, "subset": subset,
                       **{field: spatial_mm.text_or_none(row.get(field)) for field in RELEASE_FIELDS}}
-            record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [d / str(row["image_name"]) for d in dirs])
+            record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [spatial_mm.under(d, row["image_name"], item_id)
+                                                                for d in dirs])
             records.append(record)
     _warn_conflicts(records)
     return datasets.Dataset.from_list(records, features=features())

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ANSWER_TYPES = ("choice", "integer", "float", "text", "list")
+MAX_PRECISION = 15
+"""Most decimal places a ``float`` item may ask for: a double carries about 15 significant digits, and Python's
+decimal arithmetic (28 digits) must hold the gold rounded to them."""
 
 
 class ItemError(ValueError):
@@ -49,9 +53,31 @@ class Item:
             if len(self.options) > len(LETTERS):
                 raise ItemError(f"{where}: {len(self.options)} options exceed the {len(LETTERS)} letters A-Z; "
                                 f"drop the row or cut its choices to 26")
+            empty = [letter for letter, text in zip(LETTERS, self.options) if not str(text).strip()]
+            if empty:
+                raise ItemError(f"{where}: option(s) {empty} are empty strings; every option needs its text: fix the "
+                                f"choices or drop the row in the dataset")
             if not self.gold_letters:
                 raise ItemError(f"{where}: gold answer {self.answer!r} is not among the options {list(self.options)}; "
                                 f"fix the answer or the choices, or drop the row")
+
+        if self.precision is not None:
+            self._check_precision(where)
+
+    def _check_precision(self, where: str) -> None:
+        precision = self.precision
+        if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= MAX_PRECISION:
+            raise ItemError(f"{where}: precision {precision!r} must be a whole number of decimal places from 0 to "
+                            f"{MAX_PRECISION}; fix it or drop the row in the dataset")
+        try:
+            gold = Decimal(str(self.answer).strip().replace(",", ""))
+        except InvalidOperation:
+            return  # a non-numeric gold: the variants that need a number say so themselves
+        try:
+            gold.quantize(Decimal(1).scaleb(-precision))
+        except InvalidOperation:
+            raise ItemError(f"{where}: gold answer {self.answer!r} rounded to {precision} decimal places needs more "
+                            f"than 28 digits; lower the precision or fix the answer") from None
 
     @property
     def is_multiple_choice(self) -> bool:

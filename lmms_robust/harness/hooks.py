@@ -9,7 +9,7 @@ from functools import partial
 from lmms_robust.benchmarks import benchmark_module
 from lmms_robust.core.parse import parse_response
 from lmms_robust.core.scoring import METRICS, aggregate, rejudge, score_item
-from lmms_robust.harness.docs import perturbation_from_doc, run_from_doc
+from lmms_robust.harness.docs import image_error, image_errors, perturbation_from_doc, run_from_doc
 from lmms_robust.harness.filters import decode_response
 from lmms_robust.harness.provenance import versions
 from lmms_robust.resources import render
@@ -48,7 +48,10 @@ def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) ->
 
 
 def _images(doc: dict, pert) -> list:
-    return benchmark_module(pert.item.benchmark).images(doc)
+    try:
+        return benchmark_module(pert.item.benchmark).images(doc)
+    except image_errors() as exc:  # a path string, undecodable bytes, a decompression bomb: name the item
+        raise image_error(f"{pert.item.benchmark}_{pert.variant}", doc, doc.get("lr_doc_id"), exc) from exc
 
 
 def _user_text(pert) -> str:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from lmms_robust.core.letters import answer_context
 from lmms_robust.core.trailer import attach
 from lmms_robust.harness import provenance
-from lmms_robust.harness.docs import perturbation_from_doc
+from lmms_robust.harness.docs import fetch_doc, perturbation_from_doc
 from lmms_robust.models.letter_probs import continuation_paths, letter_masses
 from lmms_robust.models.response_log import ResponseLog, request_key
 
@@ -207,7 +207,7 @@ class PrefillChatModel(lmms):
 
     def _prepare(self, request: Instance) -> "Prompt":
         _ctx, doc_to_messages, gen_kwargs, doc_id, task, split = request.args
-        doc = self.task_dict[task][split][doc_id]
+        doc = fetch_doc(self.task_dict, task, split, doc_id)
         messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
         text = self.render(messages)
         key = None

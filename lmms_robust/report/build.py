@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from lmms_robust.outputs import check_apart, claim_folder
 from lmms_robust.report.leaderboard import build_leaderboard, validate_leaderboard
 from lmms_robust.report.load import TaskRun, load_runs
 from lmms_robust.report.paired import BASE, CI_LEVEL, N_RESAMPLES, SEED, analyze
@@ -36,6 +37,7 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     Raises:
         ReportInputError: a folder without results, without our tasks, or without samples (the message names
             the folder and the fix).
+        OutputError: ``out`` is, lies inside or contains a run folder, or holds files lmms-robust did not write.
         jsonschema.ValidationError: the leaderboard does not match its schema (nothing is written then).
     """
     runs, load_warnings = load_runs([Path(p) for p in run_dirs])
@@ -62,7 +64,8 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     validate_leaderboard(document)
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_apart(out, "-o", [("RUN_DIR", d) for d in run_dirs])
+    claim_folder(out, "-o")  # new, empty, or a folder lmms-robust wrote: its report files are replaced
     display_rows = [{**row, "model": labels[row["model"]]} for row in rows]
     pngs = _plots(display_rows, out)
     blocks = _blocks(display_rows, document, runs, labels, pngs, bootstrap)
@@ -73,7 +76,7 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     for name, text in (("report.md", to_markdown(blocks)), ("report.csv", to_csv(document["entries"])),
                        ("leaderboard.json", json.dumps(document, indent=2, allow_nan=False) + "\n"),
                        ("report.html", to_html(blocks, TITLE))):
-        (out / name).write_text(text, encoding="utf-8")
+        (out / name).write_text(text, encoding="utf-8", errors="backslashreplace")  # a lone surrogate in an id
         written.append(out / name)
     return written + [p for paths in pngs.values() for p in paths]
 
