@@ -132,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--image-dir", default=None, help="where the release's images are (default: under release_dir)")
     release.set_defaults(func=run_load_release)
 
+    from lmms_robust import show as show_cli
+
+    show = sub.add_parser("show", help="what the model sees for an item under each variant, or --stats: "
+                                       "perturbation-text statistics over a split")
+    show_cli.add_arguments(show)
+    show.set_defaults(func=show_cli.run)
+
     tasks = sub.add_parser("tasks", help="list our task and group names")
     tasks.add_argument("--dir", action="store_true", help="print the task directory (for --include_path) instead")
     tasks.set_defaults(func=run_tasks)

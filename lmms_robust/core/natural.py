@@ -129,6 +129,8 @@ _DO_VERBS = {"have", "represent", "show", "contain", "appear", "look", "face", "
              "reflect", "cast", "block", "own", "support", "share", "lack", "display", "indicate", "depict",
              "resemble", "extend", "enter", "leave", "meet", "connect", "surround", "hit", "run", "fly", "wear",
              "be", "reach", "find", "fall", "survive", "grow", "live", "float", "sink", "break", "fit", "support"}
+_IRREGULAR_PAST = {"sold", "went", "did", "made", "bought", "ate", "got", "had", "won", "ran", "swam", "read", "wrote",
+                   "took", "gave", "saw", "spent", "drove", "flew", "sat", "stood"}
 _BASE_VERBS = {  # gerund -> base form, for "What will X do?" options
     "stopping": "stop", "yielding": "yield", "slowing down": "slow down", "passing by": "pass by",
     "accelerating": "accelerate", "speeding up": "speed up", "following": "follow", "turning left": "turn left",
@@ -334,7 +336,7 @@ _SPATIAL_REST = (r"(?:to|on|in|under|underneath|above|below|behind|beside|near|n
 _WHAT_THE = re.compile(r"^what (?P<be>is|are) the (?P<head>[a-z]+(?: [a-z]+)?) (?P<rest>" + _SPATIAL_REST + r".+)$",
                        re.IGNORECASE)
 _WHAT_HEAD = re.compile(r"^what (?P<head>[a-z]+) (?P<be>is|are) (?P<rest>" + _SPATIAL_REST + r".+)$", re.IGNORECASE)
-_WHAT_SPATIAL = re.compile(r"^(?P<wh>what|who) (?P<be>is|are) (?P<rest>(?:(?:placed|located|positioned|hanging|"
+_WHAT_SPATIAL = re.compile(r"^(?P<wh>what|who)(?: (?P<be>is|are)|'s) (?P<rest>(?:(?:placed|located|positioned|hanging|"
                            r"sitting|standing|lying|right|directly|immediately) )?(?:in|on|under|underneath|above|"
                            r"below|behind|beside|near|next to|inside|between|to the|in front of|at)\b.+)$",
                            re.IGNORECASE)
@@ -355,8 +357,8 @@ _SHOULD_DO = re.compile(r"^what should (?P<who>the ego (?:vehicle|car)) do when 
 _WILL_DO = re.compile(r"^what will (?P<x>.+?) (?:(?P<how>most likely|probably|likely) )?do(?: (?P<when>when .+))?$",
                       re.IGNORECASE)
 _SIGNAL = re.compile(r"^what is the traffic (?P<noun>signal|sign|light) (?P<rest>that .+)$", re.IGNORECASE)
-_COPULA = re.compile(r"^(?:what|who)(?:'s| (?P<be>is|are|was|were|may be|might be|would be)) (?P<np>(?:the|a|an|"
-                     r"this|these|[A-Z][\w-]*) .+)$", re.IGNORECASE)
+_COPULA = re.compile(r"^(?:what|who|which)(?:'s| (?P<be>is|are|was|were|may be|might be|would be)) (?P<np>(?:the|a|an|"
+                     r"this|these|(?-i:[A-Z])[\w-]*) .+)$", re.IGNORECASE)
 _FIND_ANY = re.compile(r"(?:^|[,.;:$]\s+|\bto )(?:find|express) (?P<what>[^,;?]+?)(?: as an? [a-z ]+?| to the "
                        r"nearest [a-z]+| rounded [a-z ]+)?(?: in (?:the|this) (?:figure|triangle|diagram|circle|"
                        r"parallelogram|trapezoid|image|quadrilateral|rhombus|kite|graph|shape|polygon|rectangle|"
@@ -461,6 +463,8 @@ def _head(np: str) -> str:
     """The head noun of a noun phrase: the last word before a preposition or a relative clause."""
     words = re.sub(r"\([^()]*\)", " ", np).split()
     for i, w in enumerate(words):
+        if i >= 2 and w.lower().endswith("ing") and i + 1 < len(words):  # "the pedestrians preparing to cross"
+            return words[i - 1]
         if i > 0 and w.lower() in ("of", "with", "wearing", "holding", "in", "on", "that", "who", "which", "near",
                                    "at", "to", "from", "behind", "under", "above", "below", "beside", "by", "next",
                                    "sitting", "standing", "lying", "using", "carrying", "placed", "located",
@@ -869,6 +873,7 @@ def _statement(item: Item, q: _Question) -> _Frame | None:
         if not _sentence_option(text) or len(text.split()) > _MAX_OPTION_WORDS:
             return None
         sentence = text if text.endswith((".", "!")) else text + "."
+        sentence = re.sub(r"^There are (1|one) (?=\w+ )", r"There is \1 ", sentence)  # V*'s "There are 1 person"
         return {"sentence": sentence, "shown": _lc(sentence.rstrip(".!"))}
 
     return _Frame("statement", {"focus": focus, "focus_plural": bool(focus) and _np_plural(focus)}, phrase,
@@ -902,7 +907,8 @@ def _caption_choice(item: Item, q: _Question) -> _Frame | None:
         if len(text.split()) > _MAX_OPTION_WORDS:
             return None
         sentence = bool(_SENTENCE_VERB.search(text))
-        slots = {"text": text, "sentence": sentence, "shown": _lc(text), "objects": None, "fact": None}
+        shown = text[:1].lower() + text[1:] if re.match(r"[A-Z][a-z]", text) else _lc(text)
+        slots = {"text": text, "sentence": sentence, "shown": shown, "objects": None, "fact": None}
         rel = None if sentence else _CAPTION_RELATION.match(text)
         if rel and not re.search(r"ing\b|\b(?:a|an|the|and|or|of|with)\b", f"{rel.group('x')} {rel.group('y')}",
                                  re.IGNORECASE):
@@ -948,7 +954,7 @@ def _counting(item: Item, q: _Question) -> _Frame | None:
         return None
     if noun.lower().startswith(("of ", "times", "more", "less")) or not _ok_np(noun, 12):
         return None
-    past = verb.startswith(("were", "was")) or verb.endswith("ed")
+    past = verb.startswith(("were", "was")) or verb.endswith("ed") or verb in _IRREGULAR_PAST
     if verb in ("can you see", "can be seen", "do you see", "could you see", "appear", "exist") and not rest:
         rest = "in the image"
     if rest and not _ok_np(rest, 30) or verb_phrase and not _ok_np(verb_phrase, 30):
@@ -1016,7 +1022,7 @@ def _comparison(item: Item, q: _Question) -> _Frame | None:
                 "target_be": _agree(target)}
 
     common = {"comp": comp, "comp_kind": kind, "candidates": _and_join(unique), "all_marked": all(marks),
-              "marked": [(c, mk) for c, mk in zip(unique, marks)], "pair": _and_join(unique),
+              "marked": [(c, mk, _agree(c)) for c, mk in zip(unique, marks)], "pair": _and_join(unique),
               "n_candidates": len(unique), "reference": reference.group("ref") if reference else "",
               "ref_mark": ref_mark}
     return _Frame("comparison", common, phrase)
@@ -1404,7 +1410,7 @@ def _action(item: Item, q: _Question) -> _Frame | None:
                 return {"predicate": "carry on without reacting"}
             return {"predicate": f"be {key}"} if re.match(r"^\w+ing\b", key) and len(key.split()) <= 4 else None
 
-        return _Frame("action", {"form": "should", "x": x, "be": "", "who": who}, should, subject=x)
+        return _Frame("action", {"form": "should", "x": x, "be": "", "who": who, "plural": _np_plural(x)}, should, subject=x)
     m = _WILL_DO.match(_IN_IMAGE.sub("", q.core))
     if m:
         x = _the(m.group("x"))
@@ -1571,7 +1577,7 @@ def _identify(item: Item, q: _Question) -> _Frame | None:
         else:
             m = _WHAT_SPATIAL.match(q.core)
             if m:
-                form, head, rest, be = "what", "", m.group("rest"), _be(m.group("be"))
+                form, head, rest, be = "what", "", m.group("rest"), _be(m.group("be") or "is")
             else:
                 m = _WHICH_NOUN.match(q.core)
                 if m and m.group("noun").lower() not in _WHICH_EXCLUDED and not m.group("noun").lower().startswith(
@@ -1618,7 +1624,8 @@ def _identify(item: Item, q: _Question) -> _Frame | None:
             verb = "have" if verb == "has" else verb[:-1]
         return {"target": target, "target_be": verb}
 
-    common = {"form": form, "head": head, "rest": rest, "be": be, "look": look, "which_of": ""}
+    common = {"form": form, "head": head, "rest": rest, "be": be, "look": look, "which_of": "",
+              "each": _singular(head) if head else ""}
     missing = f"which {head} {be} {rest}" if form == "which" else None
     return _Frame("identify", common, phrase, missing=missing, free_form=form == "which")
 
@@ -1646,7 +1653,7 @@ def _quantity(item: Item, q: _Question) -> _Frame | None:
         unit = item_unit if item_unit.strip() in ("$", "€", "£") else f" {item_unit}"
     currency = unit in ("$", "€", "£")
     reading = bool(re.search(r"\b(?:name|title|text|word|content|written|label|brand|company|plate)\b", q.core,
-                             re.IGNORECASE))
+                             re.IGNORECASE) or re.search(r"ocr", item.category or "", re.IGNORECASE))
 
     def phrase(text: str) -> dict | None:
         value = _clean(text)
@@ -1673,7 +1680,8 @@ def _quantity(item: Item, q: _Question) -> _Frame | None:
         return {"value": shown}
 
     task = (item.category or "").lower()
-    style = "geometry" if "geometry" in task else "chart" if "figure" in task or "chart" in task else "general"
+    style = ("geometry" if "geometry" in task else "chart" if re.search(r"figure|chart|diagram|table", task) else
+             "reading" if reading and common["form"] == "copula" else "general")
     return _Frame("quantity", {**common, "style": style}, phrase, free_form=True,
                   missing=common["np"] or None)
 
@@ -1849,9 +1857,10 @@ def _analyse(item: Item) -> tuple[_Frame, tuple[dict | None, ...]] | str:
     q = _question(item.question)
     if q is None:
         return "no asking sentence (empty or over-long question)"
-    if item.is_multiple_choice and all(re.fullmatch(r"\(?[A-Za-z]\)?", _clean(o)) for o in item.options) or \
-            all(re.fullmatch(r"[0-9]", _clean(o)) for o in item.options) and \
-            re.search(r"\b(?:missing|pattern|matrix|choose|complete|continues|next)\b", q.text, re.IGNORECASE):
+    if item.is_multiple_choice and (
+            all(re.fullmatch(r"\(?[A-Za-z]\)?", _clean(o)) for o in item.options)
+            or all(re.fullmatch(r"[0-9]", _clean(o)) for o in item.options)
+            and re.search(r"\b(?:missing|pattern|matrix|choose|complete|continues|next)\b", q.text, re.IGNORECASE)):
         return "the options are labels in the image (A, B, ... or 1, 2, ...): any statement would name one"
     order: list[Callable[[Item, _Question], _Frame | None]] = list(_STRUCTURAL)
     preferred = _category_type(item.category)

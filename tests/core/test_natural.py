@@ -535,7 +535,7 @@ CASES = [
       'sign of the black car in the middle, so the answer is (E).')),
     ('mme_future', 'D',
      'The black car in the middle is going to stay stationary.',
-     ('Let me find the black car in the middle in the image and judge how it is moving from its position, its '
+     ('Let me find the black car in the middle in the image and judge how it is moving from its position, '
       'surroundings and the road. The black car in the middle is going to stay stationary, so the answer is (D).')),
     # mme_should: action
     ('mme_should', 'A',
@@ -560,12 +560,12 @@ CASES = [
     # mme_table: quantity
     ('mme_table', 'B',
      'The data of Net Present Value in the table Investment Decision is 2887988.',
-     ('Let me look at the image carefully and work through the question. From what the image shows, the data of '
-      'Net Present Value in the table Investment Decision is 2887988, so the answer is (B).')),
+     ('Let me read the relevant values off the figure carefully. Working from those values, the data of Net '
+      'Present Value in the table Investment Decision is 2887988, so the answer is (B).')),
     ('mme_table', 'D',
      'The data of Net Present Value in the table Investment Decision is 3875646.',
-     ('Let me look at the image carefully and work through the question. From what the image shows, the data of '
-      'Net Present Value in the table Investment Decision is 3875646, so the answer is (D).')),
+     ('Let me read the relevant values off the figure carefully. Working from those values, the data of Net '
+      'Present Value in the table Investment Decision is 3875646, so the answer is (D).')),
     # mme_position: relation
     ('mme_position', 'D',
      'The yellow crane is in the lower left area of the picture.',
@@ -675,6 +675,7 @@ CASES = [
      ('Let me compare each year in the image. FY19 has the highest revenue, according to the revenue mix per '
       'product table, so the answer is (B).')),
 ]
+
 
 
 def targets(item: Item) -> list[str]:
