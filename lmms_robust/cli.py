@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from lmms_robust.benchmarks import release_loaders
 
-    release = sub.add_parser("load-release", help="build a local copy of a set that is not on the Hugging Face hub "
-                                                  "from its public release (Spatial-MM, WhatsUp)")
+    release = sub.add_parser("load-release", help="build a local copy of a set from its public release (Spatial-MM, "
+                                                  "WhatsUp: not on the hub; MME-RealWorld-Lite's official JSON)")
     release.add_argument("benchmark", choices=sorted(release_loaders()))
     release.add_argument("release_dir", help="the release's JSON files (as published)")
     release.add_argument("out", help="output folder (datasets save_to_disk), for lmms-robust localize --data")

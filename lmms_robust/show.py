@@ -200,14 +200,10 @@ def stats_line(stats: dict) -> str:
 
 
 def add_arguments(parser) -> None:
-    from lmms_robust.benchmarks import BENCHMARKS
     from lmms_robust.core.perturb import VARIANT_NAMES
+    from lmms_robust.perturbations.writer import add_split_arguments
 
-    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
-    parser.add_argument("--data", default=None,
-                        help="a save_to_disk folder, parquet file(s) or a .jsonl of rows in the benchmark's schema "
-                             "(default: the Hugging Face dataset our task YAML reads)")
-    parser.add_argument("--split", default=None, help="split to read (default: the task's split)")
+    add_split_arguments(parser)
     parser.add_argument("--item", default=None, help="the item id to show (default: the first item)")
     parser.add_argument("--variant", action="append", default=None, choices=VARIANT_NAMES,
                         help="variant(s) to show (repeatable; default: all)")
@@ -233,7 +229,11 @@ def run(args) -> int:
         config = protocol_config() if args.seed is None else PerturbConfig(seed=args.seed)
         if args.perturbations:
             os.environ[PERTURBATIONS_ENV] = args.perturbations
-        dataset = load(args.benchmark, args.data, args.split)
+        try:
+            dataset = load(args.benchmark, args.data, args.split)
+        except ConnectionError as exc:  # no hub here, or a set only built from its release
+            raise ValueError(f"{exc}; pass --data with a local copy (lmms-robust load-release builds Spatial-MM, "
+                             f"WhatsUp and MME-RealWorld-Lite copies)") from None
         if args.stats:
             print(stats_line(split_stats(dataset, args.benchmark, config, samples=args.samples)))
             return 0

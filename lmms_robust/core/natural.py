@@ -1044,7 +1044,8 @@ def _egocentric(item: Item, q: _Question) -> _Frame | None:
         place = places.get(re.sub(r"\s+(?:of )?me$", "", _option_key(text)))
         return None if place is None else {"where": place[0], "where_me": place[1]}
 
-    return _Frame("egocentric", {"who": who, "x": x, "be": _agree(x, m.group("be"))}, phrase, subject=x)
+    return _Frame("egocentric", {"who": who, "x": x, "be": _agree(x, m.group("be")), "whose": _possessive(who)},
+                  phrase, subject=x)
 
 
 _PREDICATES = re.compile(r"^(?:(?:facing|pointing|looking|turned|oriented) )?(?:(?:the )?same|similar|very different|"

@@ -50,8 +50,8 @@ from lmms_robust.llm import ChatClient, JsonlCache, cache_key
 
 __all__ = [
     "API_KEY_ENV", "CACHE_FILE", "DEFAULT_TEMPLATE", "KIND_VARIANTS", "DatasetSource", "Failure", "Job",
-    "PromptTemplate", "Reply", "Skipped", "WriteResult", "WriterError", "check_reply", "dataset_source", "load_items",
-    "load_split", "plan", "write_perturbations",
+    "PromptTemplate", "Reply", "Skipped", "WriteResult", "WriterError", "add_split_arguments", "check_reply",
+    "dataset_source", "load_items", "load_split", "plan", "write_perturbations",
 ]
 
 API_KEY_ENV = "LMMS_ROBUST_LLM_API_KEY"
@@ -99,6 +99,17 @@ def dataset_source(benchmark: str) -> DatasetSource:
     kwargs = dict(config.get("dataset_kwargs") or {})
     return DatasetSource(path=str(config["dataset_path"]), name=config.get("dataset_name") or None,
                          split=str(config["test_split"]), kwargs=kwargs)
+
+
+def add_split_arguments(parser) -> None:
+    """``--benchmark``, ``--data``, ``--split``: what ``load_split`` reads (the commands that read a split share them)."""
+    from lmms_robust.benchmarks import BENCHMARKS
+
+    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
+    parser.add_argument("--data", default=None,
+                        help="a save_to_disk folder, parquet file(s) or a .jsonl of rows in the benchmark's schema "
+                             "(default: the Hugging Face dataset our task YAML reads)")
+    parser.add_argument("--split", default=None, help="split to read (default: the task's split)")
 
 
 def load_split(benchmark: str, data: str | Path | None = None, split: str | None = None):

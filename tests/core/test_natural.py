@@ -384,11 +384,11 @@ CASES = [
     # 3dsr_on_the_left: egocentric
     ('3dsr_on_the_left', 'A',
      "For someone standing at the woman's position and facing the same way, the bicycle is on their left.",
-     ('First I work out which way the woman is facing, and then I put myself in its place. Seen from there, the '
+     ('First I work out which way the woman is facing, and then I put myself in her place. Seen from there, the '
       'bicycle is on my left, so the answer is (A).')),
     ('3dsr_on_the_left', 'B',
      "For someone standing at the woman's position and facing the same way, the bicycle is on their right.",
-     ('First I work out which way the woman is facing, and then I put myself in its place. Seen from there, the '
+     ('First I work out which way the woman is facing, and then I put myself in her place. Seen from there, the '
       'bicycle is on my right, so the answer is (B).')),
     # 3dsr_viewpoint: orientation
     ('3dsr_viewpoint', 'B',
