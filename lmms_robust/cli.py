@@ -229,13 +229,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from lmms_robust.benchmarks import release_loaders
 
-    release = sub.add_parser("load-release", help="build a local copy of a set that is not on the Hugging Face hub "
-                                                  "from its public release (Spatial-MM, WhatsUp)")
+    release = sub.add_parser("load-release", help="build a local copy of a set from its public release (Spatial-MM, "
+                                                  "WhatsUp: not on the hub; MME-RealWorld-Lite's official JSON)")
     release.add_argument("benchmark", choices=sorted(release_loaders()))
     release.add_argument("release_dir", help="the release's JSON files (as published)")
     release.add_argument("out", help="output folder (datasets save_to_disk), for lmms-robust localize --data")
     release.add_argument("--image-dir", default=None, help="where the release's images are (default: under release_dir)")
     release.set_defaults(func=run_load_release)
+
+    from lmms_robust import show as show_cli
+
+    show = sub.add_parser("show", help="what the model sees for an item under each variant, or --stats: "
+                                       "perturbation-text statistics over a split")
+    show_cli.add_arguments(show)
+    show.set_defaults(func=show_cli.run)
 
     tasks = sub.add_parser("tasks", help="list our task and group names")
     tasks.add_argument("--dir", action="store_true", help="print the task directory (for --include_path) instead")

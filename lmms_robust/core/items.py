@@ -37,8 +37,16 @@ class Item:
     category: str | None = None
     """The benchmark's own question category (CV-Bench ``Depth``, 3DSRBench ``orientation_on_the_left``, ...);
     the natural perturbation-text generator keys on it. None when the benchmark has none."""
+    repairs: tuple[str, ...] = ()
+    """Versioned rules that changed the release row to make this item (``"<rule id>: what changed"``), so a
+    repaired row is never mistaken for the release's own text; empty for rows taken as they are."""
+    defect: str | None = None
+    """Why the row cannot be scored (a malformed release row that no rule repairs, e.g. an answer whose letter and
+    text disagree). Such an item stays in the split as ``not_applicable`` in every variant, counted, with this
+    reason; its gold is not checked (it has none)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "repairs", tuple(self.repairs))  # a JSON round trip gives a list
         where = f"{self.benchmark} item {self.item_id!r}"
         if not str(self.item_id).strip():
             raise ItemError(f"{self.benchmark}: an item has an empty id; every row needs its benchmark's stable id")
@@ -57,7 +65,7 @@ class Item:
             if empty:
                 raise ItemError(f"{where}: option(s) {empty} are empty strings; every option needs its text: fix the "
                                 f"choices or drop the row in the dataset")
-            if not self.gold_letters:
+            if not self.gold_letters and self.defect is None:
                 raise ItemError(f"{where}: gold answer {self.answer!r} is not among the options {list(self.options)}; "
                                 f"fix the answer or the choices, or drop the row")
 

@@ -199,6 +199,13 @@ class FileGenerator:
         entry = self.entry(item, self._kind(item, target))
         return entry.rationale if entry is not None else self.fallback.rationale(item, target)
 
+    def describe(self, item: Item, target: str) -> str:
+        """``file`` for the file's rows, else what the fallback says about its own text."""
+        if self.entry(item, self._kind(item, target)) is not None:
+            return "file"
+        describe = getattr(self.fallback, "describe", None)
+        return describe(item, target) if describe is not None else "fallback"
+
     @staticmethod
     def _kind(item: Item, target: str) -> str:
         gold = target in item.gold_letters if item.is_multiple_choice else answers_match(target, item.answer, item)

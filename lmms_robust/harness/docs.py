@@ -64,7 +64,7 @@ def perturbation_source() -> PerturbationFile | None:
 def perturbation_to_json(pert: Perturbation) -> str:
     payload = {"variant": pert.variant, "item": asdict(pert.item), "applicable": pert.applicable, "reason": pert.reason,
                "target": pert.target, "caption": pert.caption, "prefill": pert.prefill,
-               "abstain_letter": pert.abstain_letter}
+               "abstain_letter": pert.abstain_letter, "text_source": pert.text_source}
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 

@@ -26,14 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def add_write_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from lmms_robust.benchmarks import BENCHMARKS
-    from lmms_robust.perturbations.writer import API_KEY_ENV
+    from lmms_robust.perturbations.writer import API_KEY_ENV, add_split_arguments
 
-    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
-    parser.add_argument("--data", default=None,
-                        help="a save_to_disk folder or parquet file(s) in the benchmark's schema (default: the "
-                             "Hugging Face dataset our task YAML reads)")
-    parser.add_argument("--split", default=None, help="split to read (default: the task's split)")
+    add_split_arguments(parser)
     parser.add_argument("--base-url", required=True, help="OpenAI-compatible server root, e.g. http://127.0.0.1:8000")
     parser.add_argument("--model", required=True, help="model name as the server knows it (recorded in each row)")
     parser.add_argument("-o", "--out", required=True,

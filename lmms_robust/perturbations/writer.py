@@ -32,7 +32,12 @@ from pathlib import Path
 
 from lmms_robust.core.items import Item, ItemError
 from lmms_robust.core.parse import answers_match, cot_conclusion
-from lmms_robust.core.perturb import KIND_VARIANTS, PerturbConfig, probe_text  # noqa: F401 (KIND_VARIANTS re-exported)
+from lmms_robust.core.perturb import (  # noqa: F401 (KIND_VARIANTS re-exported)
+    KIND_VARIANTS,
+    PerturbConfig,
+    letter_mention,
+    probe_text,
+)
 from lmms_robust.core.perturbation_file import (
     KINDS,
     OPTIONAL_KEYS,
@@ -48,8 +53,8 @@ from lmms_robust.llm import ChatClient, JsonlCache, cache_key
 
 __all__ = [
     "API_KEY_ENV", "CACHE_FILE", "DEFAULT_TEMPLATE", "KIND_VARIANTS", "DatasetSource", "Failure", "Job",
-    "PromptTemplate", "Reply", "Skipped", "WriteResult", "WriterError", "check_reply", "dataset_source", "load_items",
-    "load_split", "plan", "write_perturbations",
+    "PromptTemplate", "Reply", "Skipped", "WriteResult", "WriterError", "add_split_arguments", "check_reply",
+    "dataset_source", "load_items", "load_split", "plan", "write_perturbations",
 ]
 
 API_KEY_ENV = "LMMS_ROBUST_LLM_API_KEY"
@@ -99,11 +104,22 @@ def dataset_source(benchmark: str) -> DatasetSource:
                          split=str(config["test_split"]), kwargs=kwargs)
 
 
+def add_split_arguments(parser) -> None:
+    """``--benchmark``, ``--data``, ``--split``: what ``load_split`` reads (the commands that read a split share them)."""
+    from lmms_robust.benchmarks import BENCHMARKS
+
+    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
+    parser.add_argument("--data", default=None,
+                        help="a save_to_disk folder, parquet file(s) or a .jsonl of rows in the benchmark's schema "
+                             "(default: the Hugging Face dataset our task YAML reads)")
+    parser.add_argument("--split", default=None, help="split to read (default: the task's split)")
+
+
 def load_split(benchmark: str, data: str | Path | None = None, split: str | None = None):
     """The benchmark's split as a ``datasets.Dataset``.
 
-    ``data``: a ``save_to_disk`` folder (a DatasetDict, or one Dataset), a folder of ``*.parquet`` files, or one
-    parquet file, in the benchmark's schema. None: the Hugging Face dataset our task YAML reads. ``split`` defaults to
+    ``data``: a ``save_to_disk`` folder (a DatasetDict, or one Dataset), a folder of ``*.parquet`` files, one
+    parquet file, or a ``.jsonl`` file, in the benchmark's schema. None: the Hugging Face dataset our task YAML reads. ``split`` defaults to
     the task's split.
     """
     import datasets
@@ -128,9 +144,11 @@ def load_split(benchmark: str, data: str | Path | None = None, split: str | None
             raise WriterError(f"{data}: no dataset_dict.json (save_to_disk) and no *.parquet files")
     elif data.suffix == ".parquet":
         files = [str(data)]
+    elif data.suffix == ".jsonl":  # rows in the benchmark's schema, one JSON object a line (images as file names)
+        return datasets.load_dataset("json", data_files={split: [str(data)]}, split=split)
     else:
-        raise WriterError(f"--data {data}: give a folder written by datasets' save_to_disk, or parquet file(s) in "
-                          f"the benchmark's schema")
+        raise WriterError(f"--data {data}: give a folder written by datasets' save_to_disk, parquet file(s) or a "
+                          f".jsonl file in the benchmark's schema")
     return datasets.load_dataset("parquet", data_files={split: files}, split=split)
 
 
@@ -258,8 +276,6 @@ class Reply:
 
 _THINK_CLOSE = re.compile(r"<[ \t]{0,3}/[ \t]{0,3}think[ \t]{0,3}>", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]{0,8}(?:json|JSON)?[ \t]{0,8}\r?\n(.*?)\r?\n?[ \t]{0,8}```", re.DOTALL)
-# "(B)", "( b )", "option B", "choice (C)", "letter D": an option letter named in a caption.
-_LETTER_MENTION = re.compile(r"\([ \t]?[A-Za-z][ \t]?\)|\b(?i:option|choice|letter)[ \t]{1,3}\(?[A-Z]\b")
 # What may name an answer in a rationale the parser reads no conclusion from: a letter in parentheses, after
 # option/choice/letter/answer, or standing alone (not "A" or "I", which are words); a number in digits or words.
 _LETTER_NAMED = re.compile(r"\([ \t]?([A-Za-z])[ \t]?\)|\b(?i:option|choice|letter|answer)[ \t]{1,3}\(?([A-Z])\b"
@@ -305,9 +321,9 @@ def check_fields(item: Item, kind: str, target: str, caption: str, rationale: st
         if problem:
             return f"{name} {problem}"
     if item.is_multiple_choice:
-        mention = _LETTER_MENTION.search(caption)
+        mention = letter_mention(caption, item.letters)
         if mention:
-            return f"caption names an option letter ({mention.group(0)!r}); it must state a fact about the image"
+            return f"caption names an option letter ({mention!r}); it must state a fact about the image"
     entry = PerturbationEntry(benchmark=item.benchmark, item_id=item.item_id, kind=kind, target=target,
                               caption=caption.strip(), rationale=rationale.strip(), line=1)
     source = PerturbationFile(path="<reply>", sha256="",
