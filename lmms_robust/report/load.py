@@ -63,7 +63,16 @@ class TaskRun:
         return protocol if isinstance(protocol, dict) else None
 
     @property
+    def seed(self) -> int | None:
+        """The perturbation seed the run used (``metadata.protocol.seed``), None where not recorded."""
+        seed = (self.protocol or {}).get("seed")
+        return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+    @property
     def perturbation_hash(self) -> str | None:
+        source = (self.protocol or {}).get("perturbations")
+        if isinstance(source, dict) and isinstance(source.get("sha256"), str):
+            return source["sha256"]
         for where in (self.metadata, self.protocol or {}):
             for key in PERTURBATION_HASH_KEYS:
                 if isinstance(where.get(key), str) and where[key]:
@@ -72,7 +81,10 @@ class TaskRun:
 
 
 def model_identity(results: dict) -> tuple[str, str, str | None]:
-    """``(model_id, backend, source)`` from an lmms-eval results dict."""
+    """``(model_id, backend, source)`` from an lmms-eval results dict.
+
+    The id is ``<backend>:<source>``, plus ``@seed=N`` when the run recorded its perturbation seed: the same model
+    under two seeds is two runs, reported side by side, never a duplicate."""
     config = results.get("config") or {}
     backend = str(config.get("model") or results.get("model_source") or "unknown")
     raw = config.get("model_args") or ""
@@ -84,7 +96,13 @@ def model_identity(results: dict) -> tuple[str, str, str | None]:
     source = next((args[k] for k in SOURCE_ARGS if args.get(k)), None)
     if source is None:
         source = results.get("model_name") or (str(raw) if raw else None)
-    return f"{backend}:{source}" if source else backend, backend, source
+    model_id = f"{backend}:{source}" if source else backend
+    seeds = {(config.get("metadata") or {}).get("protocol", {}).get("seed")
+             for config in (results.get("configs") or {}).values() if isinstance(config, dict)}
+    seeds = {s for s in seeds if isinstance(s, int) and not isinstance(s, bool)}
+    if len(seeds) == 1:
+        model_id += f"@seed={seeds.pop()}"
+    return model_id, backend, source
 
 
 def load_runs(run_dirs: list[Path]) -> tuple[list[TaskRun], list[dict]]:
