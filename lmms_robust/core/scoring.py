@@ -51,7 +51,8 @@ RECORD_KEYS = (
     "correct", "cot_conclusion", "consistent", "consistency_applicable", "quadrant", "abstained", "target",
     "caption", "prefill", "prefill_chars", "abstain_letter", "letter_probs", "letter_mass", "letter_forced",
     "letter_entropy", "letter_entropy_norm", "p_correct", "letter_predicted", "letter_brier", "consistency_source",
-    "judge_verdict", "finish_reason", "output_tokens", "seed", "perturbations", "provenance",
+    "judge_verdict", "finish_reason", "output_tokens", "seed", "perturbations", "provenance", "not_applicable_reason",
+    "text_source", "repairs",
 )
 COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined", "n_letter_items")
 
@@ -106,6 +107,10 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         "seed": (run or {}).get("seed"),
         "perturbations": (run or {}).get("perturbations"),
         "provenance": provenance,
+        # why a variant does not apply, who wrote the caption/rationale, which rules repaired a malformed row
+        "not_applicable_reason": None if pert.applicable else pert.reason,
+        "text_source": pert.text_source,
+        "repairs": list(item.repairs),
     }
     if not pert.applicable:
         return record

@@ -240,3 +240,17 @@ def test_a_model_that_never_argues_past_the_prefill_concludes_its_target(item, g
     record = score_item(pert, parse_response(pert.prefill + "</think><answer>" + gold + "</answer>", pert.item))
     assert record["cot_conclusion"] == (gold if variant == "truethink" else wrong) == pert.target
     assert record["quadrant"] == ("consistent_correct" if variant == "truethink" else "inconsistent_correct")
+
+
+def test_records_say_why_an_item_does_not_apply_and_who_wrote_its_text():
+    free = Item(benchmark="mathvista", item_id="f1", question="How many?", options=(), answer="3",
+                answer_type="integer")
+    abstain = score_item(perturb(free, "abstain"), None)
+    assert (abstain["status"], abstain["not_applicable_reason"]) == ("not_applicable",
+                                                                     perturb(free, "abstain").reason)
+    assert abstain["not_applicable_reason"]
+    caption = perturb(free, "misleadcap")
+    record = score_item(caption, Parsed(cot=None, answer="4", status="ok", source="answer_tag"))
+    assert record["not_applicable_reason"] is None
+    assert record["text_source"] == caption.text_source and record["text_source"]
+    assert record["repairs"] == []
