@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lmms_robust.jsonl import read_jsonl
+
 FILTER = "lmms_robust"
 TABLE_METRICS = ("acc", "consistency", "consistent_acc", "unparsed_rate", "undetermined_rate", "abstain_rate",
-                 "p_correct", "letter_entropy")
+                 "p_correct", "letter_entropy", "truncated_rate")
 
 
 def latest_results_file(output_path: str | Path) -> Path:
@@ -34,7 +36,7 @@ def load_samples(output_path: str | Path, task: str) -> list[dict]:
     files = sorted(Path(output_path).rglob(f"*_samples_{task}.jsonl"), key=lambda p: p.stat().st_mtime)
     if not files:
         raise FileNotFoundError(f"no samples for {task} under {output_path}: run lmms-eval with --log_samples")
-    return [json.loads(line) for line in files[-1].read_text().splitlines() if line.strip()]
+    return read_jsonl(files[-1], lone_surrogates="keep").values
 
 
 def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS) -> str:
@@ -52,3 +54,61 @@ def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS) -> str
             cells.append(text.rjust(max(len(metric), 6)))
         lines.append(" | ".join(cells))
     return "\n".join(lines)
+
+
+class RunCheckError(RuntimeError):
+    """The run did not produce what it was asked for; the message says what is missing and where to look."""
+
+
+def expand_tasks(results: dict, names: list[str]) -> list[str]:
+    """Task names with groups (as the results file's ``group_subtasks`` lists them) replaced by their tasks."""
+    groups = results.get("group_subtasks") or {}
+    out: list[str] = []
+    todo = list(reversed(names))
+    while todo:
+        name = todo.pop()
+        if groups.get(name):
+            todo.extend(reversed(groups[name]))
+        elif name not in out:
+            out.append(name)
+    return out
+
+
+def check_run(output_path: str | Path, tasks: list[str] | None = None, newer_than: float | None = None) -> dict:
+    """The newest results under ``output_path``, after checking the run produced every task it was asked for.
+
+    Raises ``RunCheckError`` when there is no results file (newer than ``newer_than``, a ``time.time()``), a
+    requested task or group has no results, one of our tasks lacks a metric or scored no item, or a samples log
+    holds fewer lines than the task's items. lmms-eval exits 0 in all of these cases.
+    """
+    from lmms_robust.core.scoring import METRICS
+
+    path = latest_results_file(output_path)
+    if newer_than is not None and path.stat().st_mtime < newer_than:
+        raise RunCheckError(f"no results file was written under {output_path} by this run (the newest, {path}, "
+                            f"is older): the lmms-eval run failed; its log above says why")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    requested = tasks or sorted(results.get("results", {}))
+    problems = []
+    for task in expand_tasks(results, requested):
+        if task not in results.get("results", {}):
+            problems.append(f"{task}: no results (the task failed or was not run)")
+            continue
+        if not any(key.endswith(f",{FILTER}") for key in results["results"][task]):
+            continue  # not one of our tasks: lmms-eval's own metrics, nothing more to check here
+        missing = [m for m in METRICS if m not in task_metrics(results, task)]
+        if missing:
+            problems.append(f"{task}: metrics {missing} are missing")
+        effective = (results.get("n-samples", {}).get(task) or {}).get("effective")
+        if not effective:
+            problems.append(f"{task}: scored no item")
+            continue
+        samples = sorted(path.parent.glob(f"{path.name[: -len('results.json')]}samples_{task}.jsonl"))
+        if samples:
+            lines = sum(1 for line in samples[0].read_text(encoding="utf-8").split("\n") if line.strip())
+            if lines < effective:
+                problems.append(f"{task}: {samples[0]} holds {lines} of {effective} items (writing the samples "
+                                f"log stopped early)")
+    if problems:
+        raise RunCheckError(f"{path}: " + "; ".join(problems))
+    return results

@@ -1,41 +1,46 @@
 """The option-letter distribution at the answer position: where it is read, how it travels, what it measures.
 
 Pure functions over text and numbers. The backend finds the token probabilities; this module says which text
-context they are read after (``answer_context``), how they ride inside a response string through lmms-eval's
-string-only plumbing (``attach``/``detach``), and what they summarise to (``summarize_letters``).
+context they are read after (``answer_context``), what a well-formed distribution is (``validate_letters``; it
+rides to scoring in the response trailer, ``core/trailer.py``), and what it summarises to (``summarize_letters``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Mapping, Sequence
 
-_SENTINEL_OPEN = "\n<lmms_robust_letters>"
-_SENTINEL_CLOSE = "</lmms_robust_letters>"
-_TRAILER = re.compile(re.escape(_SENTINEL_OPEN) + r"(\{.*\})" + re.escape(_SENTINEL_CLOSE) + r"\Z", re.S)
+_LETTER = re.compile(r"[A-Z]")
+
+
+class LetterError(ValueError):
+    pass
 
 
 def answer_context(assistant_text: str) -> tuple[str, bool]:
     """The assistant text after which ``<answer>L`` is scored, and whether that place was forced.
 
-    The model's own last ``<answer`` after its think block when it wrote one (``forced`` False); otherwise the
-    place right after its think block (closing an unclosed one), or after its whole text when it has none.
+    The model's own last ``<answer`` after its think block when it wrote one, else its last ``<answer`` before the
+    think block opened (an answer written first counts, as in parsing); ``forced`` False. Otherwise the place
+    right after its think block (closing an unclosed one), or after its whole text when it has none.
     """
     think_end = assistant_text.rfind("</think>")
+    think_start = assistant_text.find("<think>")
     if think_end >= 0:
         after_think = think_end + len("</think>")
-    elif "<think>" in assistant_text:
-        after_think = assistant_text.find("<think>") + len("<think>")  # open block: an <answer> ends it, as in parsing
+    elif think_start >= 0:
+        after_think = think_start + len("<think>")  # open block: an <answer> ends it, as in parsing
     else:
         after_think = 0
     answer_at = assistant_text.rfind("<answer", after_think)
+    if answer_at < 0 and think_start > 0:
+        answer_at = assistant_text.rfind("<answer", 0, think_start)
     if answer_at >= 0:
         return assistant_text[:answer_at], False
     if think_end >= 0:
         return assistant_text[:after_think], True
-    if "<think>" in assistant_text:
+    if think_start >= 0:
         return assistant_text + "</think>", True
     return assistant_text, True
 
@@ -45,21 +50,27 @@ def letter_forms(letter: str) -> tuple[str, str]:
     return f"<answer>{letter}", f"<answer> {letter}"
 
 
-def attach(response: str, distribution: Mapping) -> str:
-    """Append the distribution to a response string (lmms-eval caches and logs responses as strings)."""
-    return response + _SENTINEL_OPEN + json.dumps(distribution, sort_keys=True) + _SENTINEL_CLOSE
+def validate_letters(distribution) -> None:
+    """``{"raw": {letter: mass}, "forced": bool}`` with masses that are probabilities, or ``LetterError``.
 
-
-def detach(response: str) -> tuple[str, dict | None]:
-    """Split a response into the model's text and the attached distribution (None when there is none)."""
-    match = _TRAILER.search(response)
-    if match is None:
-        return response, None
-    try:
-        payload = json.loads(match.group(1))
-    except ValueError:
-        return response, None
-    return response[: match.start()], payload
+    Strict on purpose: ``true`` is not 1.0, a negative or NaN mass is not clamped or dropped (each would change
+    entropy and p_correct silently).
+    """
+    if not isinstance(distribution, dict) or set(distribution) != {"raw", "forced"}:
+        raise LetterError('a letter distribution is {"raw": {"A": 0.7, ...}, "forced": false}')
+    if not isinstance(distribution["forced"], bool):
+        raise LetterError(f"'forced' must be true or false, not {distribution['forced']!r}")
+    raw = distribution["raw"]
+    if not isinstance(raw, dict):
+        raise LetterError("'raw' must map option letters to probabilities")
+    for letter, mass in raw.items():
+        if not (isinstance(letter, str) and _LETTER.fullmatch(letter)):
+            raise LetterError(f"{letter!r} is not an option letter (A-Z)")
+        if isinstance(mass, bool) or not isinstance(mass, (int, float)) or not (0.0 <= mass <= 1.0 + 1e-4):
+            raise LetterError(f"mass {mass!r} of letter {letter} is not a probability in [0, 1]")
+    total = sum(raw.values())
+    if total > 1.0 + 1e-4:  # float32 sums may overshoot a little
+        raise LetterError(f"the masses sum to {total}, more than 1")
 
 
 def summarize_letters(raw: Mapping[str, float], letters: Sequence[str], gold_letters: Sequence[str]) -> dict:
@@ -69,10 +80,10 @@ def summarize_letters(raw: Mapping[str, float], letters: Sequence[str], gold_let
     low means the model would not write a letter there), ``letter_entropy`` (nats), ``letter_entropy_norm``
     (÷ ln K), ``p_correct`` (mass on gold letters) and ``predicted`` (argmax letter, first on ties).
     """
-    masses = [max(float(raw.get(letter, 0.0)), 0.0) for letter in letters]
+    masses = [float(raw.get(letter, 0.0)) for letter in letters]  # validated: see validate_letters
     total = sum(masses)
-    if total <= 0.0 or not math.isfinite(total):
-        return {"letter_probs": None, "letter_mass": total if math.isfinite(total) else None, "letter_entropy": None,
+    if total <= 0.0:
+        return {"letter_probs": None, "letter_mass": total, "letter_entropy": None,
                 "letter_entropy_norm": None, "p_correct": None, "predicted": None}
     probs = [m / total for m in masses]
     entropy = -sum(p * math.log(p) for p in probs if p > 0.0)

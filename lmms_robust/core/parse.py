@@ -236,6 +236,7 @@ _HYPOTHETICAL = re.compile(r"[ \t*_\-]{0,6}(?i:for[ \t]example|for[ \t]instance|
                            r"hypothetically|let'?s[ \t]say|assuming|assume)\b")
 _CONDITIONAL = re.compile(r"(?i:[ \t*_\-]{0,6}(?:if|whether|in[ \t]case)\b[^.!?\n]{0,200}?\b(?:would|were|could|might)\b)")
 # A CoT sentence that starts with a condition asserts nothing ("If ∠D = 55, then ∠BCE = 55°.")
+_ASKS_IF = re.compile(r"(?i:\b(?:if|when|whether|suppose|assuming|unless|in[ \t]case)\b)")
 _IF_START = re.compile(r"(?i:[ \t*_\-]{0,6}(?:if|whether|in[ \t]case|unless)\b)")
 _RUN_OF_LETTERS = re.compile(r"[A-Z]{2,8}")
 _SENTENCE_END = re.compile(
@@ -835,10 +836,13 @@ def _candidates(text: str, start: int, end: int, item: Item, config: ParseConfig
             if not _may_match(low, words):
                 continue
             for m in pattern.finditer(text, start, end):
-                letter = next(g for g in m.groups() if g)
+                group = next(name for name, g in m.groupdict().items() if g)
+                letter = m.group(group)
                 if pattern is _REFERENCE and _NEGATED_BEFORE.search(text, max(0, m.start() - 40), m.start()):
                     continue  # "does not correspond to option B"
-                cands.append((m.start(), "letter", letter, False))
+                other = _CONFLICT.match(text, m.end(group))  # "it is (C) or (D)": two letters, no commitment
+                kind = "conflict" if other and other.group(1) != letter.strip("() \t").upper() else "letter"
+                cands.append((m.start(), kind, letter, False))
         for m in (_OPTION_SUBJECT.finditer(text, start, end) if _may_match(low, ("option", "choice")) else ()):
             letter = _option_subject(m, item, config)
             if letter is not None:
@@ -1055,7 +1059,7 @@ def _read_tail(tail: str, item: Item, config: ParseConfig) -> Conclusion | None:
     tried = 0
     for start, end, listed in reversed(_sentences(tail)):
         sentence = tail[start:end].strip()
-        if sentence.endswith(("?", "？")) or _HYPOTHETICAL.match(sentence) or _IF_START.match(sentence):
+        if sentence.endswith(("?", "？")) or _HYPOTHETICAL.match(sentence) or _own_condition(sentence, item):
             continue
         for pos, kind, payload, colon in reversed(_candidates(tail, start, end, item, config, True)):
             tried += 1
@@ -1078,6 +1082,21 @@ def _read_tail(tail: str, item: Item, config: ParseConfig) -> Conclusion | None:
         if decided is not None:
             return decided
     return None
+
+
+def _own_condition(sentence: str, item: Item) -> bool:
+    """The sentence opens with a condition of the CoT's own ("If ∠D = 55, then …"): it asserts nothing. A condition
+    the question itself poses ("If the number of grasshoppers decreases, …" asked in the question) is no
+    hypothesis: what follows it answers the question."""
+    m = _IF_START.match(sentence)
+    if not m:
+        return False
+    if not _ASKS_IF.search(item.question):
+        return True  # the question poses no condition: this one is the CoT's own
+    comma = sentence.find(",", m.end())
+    condition = {_stem(w.group()) for w in _WORD.finditer(sentence[m.end():comma if comma > 0 else len(sentence)])}
+    asked = {_stem(w.group()) for w in _WORD.finditer(item.question)}
+    return not condition or len(condition - asked) > len(condition) // 4
 
 
 def _value_commitment(sentence: str, item: Item) -> Conclusion | None:

@@ -25,7 +25,7 @@ QUADRANTS = ("consistent_correct", "inconsistent_correct", "consistent_incorrect
 METRICS = ("acc", "unparsed_rate", "consistency", "undetermined_rate", "consistent_acc", "q_consistent_correct",
            "q_inconsistent_correct", "q_consistent_incorrect", "q_inconsistent_incorrect", "q_undetermined",
            "abstain_rate", "letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass", "ece", "brier",
-           "unscorable_rate")
+           "truncated_rate", "unscorable_rate")
 LETTER_METRICS = ("letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass")
 HIGHER_IS_BETTER: dict[str, bool] = {
     "acc": True,
@@ -45,6 +45,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "letter_mass": True,
     "ece": False,
     "brier": False,
+    "truncated_rate": False,  # generations cut by max_new_tokens: a cap that cuts CoTs shows here
     "unscorable_rate": False,
 }
 STATUSES = ("ok", "unparsed", "not_applicable")
@@ -53,7 +54,8 @@ RECORD_KEYS = (
     "correct", "cot_conclusion", "consistent", "consistency_applicable", "quadrant", "abstained", "target",
     "caption", "prefill", "prefill_chars", "abstain_letter", "letter_probs", "letter_mass", "letter_forced",
     "letter_entropy", "letter_entropy_norm", "p_correct", "letter_predicted", "letter_brier", "consistency_source",
-    "judge_verdict", "judge_model", "rules_consistent", "unscorable", "unscorable_reason",
+    "judge_verdict", "finish_reason", "output_tokens", "seed", "perturbations", "provenance", "not_applicable_reason",
+    "text_source", "repairs", "judge_model", "rules_consistent", "unscorable", "unscorable_reason",
 )
 CONSISTENCY_SOURCES = ("rules", "judge")
 """Who decided a record's consistency: the parser's rules, or an LLM judge (``judge_model`` names it)."""
@@ -64,11 +66,14 @@ def item_budget_s() -> float:
     """Seconds of math-verify work one item's scoring may take (``LMMS_ROBUST_SCORE_BUDGET_S``, default twice the
     per-comparison default); its two comparisons (answer vs gold, CoT conclusion vs answer) get half each."""
     return float(os.environ.get(BUDGET_ENV) or 2 * mathcheck.DEFAULT_BUDGET_S)
+
+
 COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined", "n_letter_items", "n_unscorable")
 
 
 def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None = None,
-               prefill_chars: int | None = None, letters: dict | None = None) -> dict:
+               prefill_chars: int | None = None, letters: dict | None = None, finish_reason: str | None = None,
+               output_tokens: int | None = None, run: dict | None = None, provenance: dict | None = None) -> dict:
     """The per-item record of one response.
 
     Args:
@@ -78,6 +83,10 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         prefill_chars: characters of the CoT that were prefilled; defaults to ``len(pert.prefill)`` (0 without).
         letters: the backend's letter distribution at the answer position, ``{"raw": {letter: mass},
             "forced": bool}``; multiple-choice items only (free-form items leave the letter fields None).
+        finish_reason, output_tokens: how the generation ended (``eos``/``stop``/``length``) and its length, as
+            the backend reported them (None when it did not, e.g. a replay without them).
+        run: ``{"seed", "perturbations"}`` that made the item's text (``harness/docs.run_from_doc``).
+        provenance: versions and model facts that reproduce the response (``harness/provenance``).
 
     Returns:
         A JSON-safe dict with every key of ``RECORD_KEYS``.
@@ -107,6 +116,15 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         "abstain_letter": pert.abstain_letter,
         **dict.fromkeys(RECORD_KEYS[RECORD_KEYS.index("letter_probs"):]),
         "consistency_source": "rules",
+        "finish_reason": finish_reason,
+        "output_tokens": output_tokens,
+        "seed": (run or {}).get("seed"),
+        "perturbations": (run or {}).get("perturbations"),
+        "provenance": provenance,
+        # why a variant does not apply, who wrote the caption/rationale, which rules repaired a malformed row
+        "not_applicable_reason": None if pert.applicable else pert.reason,
+        "text_source": pert.text_source,
+        "repairs": list(item.repairs),
         "unscorable": False,
     }
     if not pert.applicable:
@@ -172,6 +190,8 @@ def aggregate(records: Sequence[dict], metric: str) -> float | None:
         return _share(scored, lambda r: r["status"] == "unparsed")
     if metric == "abstain_rate":
         return _share([r for r in scored if r["abstain_letter"] is not None], lambda r: r["abstained"] is True)
+    if metric == "truncated_rate":
+        return _share([r for r in scored if r["finish_reason"] is not None], lambda r: r["finish_reason"] == "length")
     if metric == "unscorable_rate":  # counted as not correct (and undetermined) where math-verify could not decide
         return _share(scored, lambda r: r.get("unscorable") is True)
 

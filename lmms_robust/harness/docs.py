@@ -1,8 +1,9 @@
 """process_docs: turn a benchmark split into perturbed docs, one factory for every (benchmark, variant).
 
-Each doc keeps its dataset fields and gains four columns:
-``lr_item_id`` (pairing key), ``lr_doc_id`` (its position, lmms-eval's doc id), ``lr_variant`` and ``lr_perturbation`` (JSON: the item as shown plus the
-caption/prefill/target), so the later hooks need nothing but the doc.
+Each doc keeps its dataset fields and gains five columns:
+``lr_item_id`` (pairing key), ``lr_doc_id`` (its position, lmms-eval's doc id), ``lr_variant``, ``lr_perturbation``
+(JSON: the item as shown plus the caption/prefill/target) and ``lr_run`` (JSON: the seed and perturbation source
+that made it), so the later hooks need nothing but the doc.
 
 lmms-eval hands ``process_docs`` the dataset alone, so run settings come from the environment
 (``LMMS_ROBUST_SEED``, ``LMMS_ROBUST_PERTURBATIONS``). What was used reaches the results file anyway: lmms-eval
@@ -25,7 +26,7 @@ from lmms_robust.core.perturbation_file import FileGenerator, PerturbationFile, 
 
 SEED_ENV = "LMMS_ROBUST_SEED"
 PERTURBATIONS_ENV = "LMMS_ROBUST_PERTURBATIONS"
-COLUMNS = ("lr_item_id", "lr_doc_id", "lr_variant", "lr_perturbation")
+COLUMNS = ("lr_item_id", "lr_doc_id", "lr_variant", "lr_perturbation", "lr_run")
 
 
 def protocol_config() -> PerturbConfig:
@@ -63,7 +64,7 @@ def perturbation_source() -> PerturbationFile | None:
 def perturbation_to_json(pert: Perturbation) -> str:
     payload = {"variant": pert.variant, "item": asdict(pert.item), "applicable": pert.applicable, "reason": pert.reason,
                "target": pert.target, "caption": pert.caption, "prefill": pert.prefill,
-               "abstain_letter": pert.abstain_letter}
+               "abstain_letter": pert.abstain_letter, "text_source": pert.text_source}
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
@@ -75,6 +76,49 @@ def perturbation_from_doc(doc: dict) -> Perturbation:
     item_fields = payload.pop("item")
     item_fields["options"] = tuple(item_fields["options"])
     return Perturbation(item=Item(**item_fields), **payload)
+
+
+def run_from_doc(doc: dict) -> dict:
+    """``{"seed": int, "perturbations": "generator" | "file sha256:…"}`` that made this doc."""
+    return json.loads(doc["lr_run"]) if doc.get("lr_run") else {"seed": None, "perturbations": None}
+
+
+def source_label(source: PerturbationFile | None) -> str:
+    return f"file sha256:{source.sha256}" if source is not None else "generator"
+
+
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, TypeError, AttributeError)
+"""What reading a doc's image raises (PIL's UnidentifiedImageError is an OSError; a string where an image belongs
+gives AttributeError); PIL's DecompressionBombError is added where PIL is imported."""
+
+
+def image_errors() -> tuple[type[BaseException], ...]:
+    from PIL import Image
+
+    return (*IMAGE_ERRORS, Image.DecompressionBombError)
+
+
+def image_error(task: str | None, doc: dict | None, doc_id, exc: BaseException) -> ItemError:
+    """The ItemError for an image that cannot be read: the task, doc and item, what went wrong, and the fix."""
+    from PIL import Image
+
+    item = (doc or {}).get("lr_item_id")
+    where = f"task {task} doc {doc_id}" + (f" (item {item!r})" if item is not None else "")
+    limit = f" of at most {2 * Image.MAX_IMAGE_PIXELS:,} pixels" if Image.MAX_IMAGE_PIXELS else ""
+    return ItemError(f"{where}: its image cannot be read ({type(exc).__name__}: {exc}); the image column must hold "
+                     f"decodable images (a datasets Image feature){limit}: re-download or fix that image, or drop "
+                     f"the row")
+
+
+def fetch_doc(task_dict: dict, task: str, split: str, doc_id: int) -> dict:
+    """``task_dict[task][split][doc_id]`` (the datasets row decodes its image here): an image that cannot be decoded
+    is an ItemError naming the task, the doc, the item and the fix, not a bare PIL traceback."""
+    docs = task_dict[task][split]
+    try:
+        return docs[doc_id]
+    except image_errors() as exc:
+        ids = docs.select_columns(["lr_item_id"])[doc_id] if "lr_item_id" in docs.column_names else None
+        raise image_error(task, ids, doc_id, exc) from exc
 
 
 def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | None = None,
@@ -115,6 +159,9 @@ def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | No
     dataset = dataset.add_column("lr_item_id", ids)
     dataset = dataset.add_column("lr_doc_id", list(range(len(ids))))  # lmms-eval's doc_id: the position in the split
     dataset = dataset.add_column("lr_variant", [variant] * len(ids))
+    label = "none in this variant" if spec.target_kind is None else source_label(source)
+    run = json.dumps({"seed": config.seed, "perturbations": label}, sort_keys=True)
+    dataset = dataset.add_column("lr_run", [run] * len(ids))
     return dataset.add_column("lr_perturbation", payloads)
 
 

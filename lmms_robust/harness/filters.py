@@ -6,29 +6,29 @@ import json
 
 from lmms_eval.api.filter import Filter
 
-from lmms_robust.core.letters import detach
+from lmms_robust.core.trailer import detach
 
 
 def encode_response(text: str) -> str:
-    """The response without its attached letter distribution, and the distribution, as one JSON string.
+    """The response without its trailer, and the trailer's fields, as one JSON string.
 
     Escaping < and > means no tag-stripping pass (reasoning_tags, auto_strip_thinking) can match inside it.
     """
-    response, letters = detach(text)
-    payload = json.dumps({"response": response, "letters": letters}, ensure_ascii=False)
+    response, meta = detach(text)
+    payload = json.dumps({"response": response, "meta": meta}, ensure_ascii=False)
     return payload.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def decode_response(value) -> tuple[str, dict | None]:
-    """``(response, letters)`` back from ``encode_response``; a raw string (not ours) passes through."""
+    """``(response, trailer meta)`` back from ``encode_response``; a raw string (not ours) passes through."""
     if not isinstance(value, str):
         return ("" if value is None else str(value)), None
     try:
         payload = json.loads(value)
     except ValueError:
         return detach(value)
-    if isinstance(payload, dict) and isinstance(payload.get("response"), str):
-        return payload["response"], payload.get("letters")
+    if isinstance(payload, dict) and set(payload) == {"response", "meta"} and isinstance(payload["response"], str):
+        return payload["response"], payload["meta"]
     return detach(value)
 
 

@@ -9,8 +9,9 @@ from functools import partial
 from lmms_robust.benchmarks import benchmark_module
 from lmms_robust.core.parse import parse_response
 from lmms_robust.core.scoring import METRICS, aggregate, rejudge, score_item
-from lmms_robust.harness.docs import perturbation_from_doc
+from lmms_robust.harness.docs import image_error, image_errors, perturbation_from_doc, run_from_doc
 from lmms_robust.harness.filters import decode_response
+from lmms_robust.harness.provenance import versions
 from lmms_robust.resources import render
 
 PREFILL_KWARG = "prefill_supported"
@@ -47,7 +48,10 @@ def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) ->
 
 
 def _images(doc: dict, pert) -> list:
-    return benchmark_module(pert.item.benchmark).images(doc)
+    try:
+        return benchmark_module(pert.item.benchmark).images(doc)
+    except image_errors() as exc:  # a path string, undecodable bytes, a decompression bomb: name the item
+        raise image_error(f"{pert.item.benchmark}_{pert.variant}", doc, doc.get("lr_doc_id"), exc) from exc
 
 
 def _user_text(pert) -> str:
@@ -81,11 +85,14 @@ def process_results(doc: dict, results: list) -> dict:
     Never raises: lmms-eval retries a raising process_results and then drops the task silently.
     """
     pert = perturbation_from_doc(doc)
-    response, letters = decode_response(results[0] if results else "")
+    response, meta = decode_response(results[0] if results else "")
+    meta = meta or {}
     full_turn = (pert.prefill or "") + response
     parsed = parse_response(full_turn, pert.item) if pert.applicable else None
     record = score_item(pert, parsed, doc_id=doc.get("lr_doc_id"), prefill_chars=len(pert.prefill or ""),
-                        letters=letters)
+                        letters=meta.get("letters"), finish_reason=meta.get("finish_reason"),
+                        output_tokens=meta.get("output_tokens"), run=run_from_doc(doc),
+                        provenance={**versions(), "model": meta.get("model")})
     judge = configured_judge()
     if judge is not None and parsed is not None and (judge_mode() == "all" or _rules_left_open(record, parsed)):
         record = rejudge(record, _judge_verdict(judge, parsed, pert.item, record), judge.model)

@@ -102,39 +102,36 @@ def template_sha256() -> str:
 
 
 def cached_verdict(cache: "_Cache", key: str) -> dict | None:
-    """The cached result for ``key`` in ``judge_prompt``'s shape, or None (an entry without a valid verdict is
-    ignored with a warning: it is asked again, never served)."""
+    """The cached result for ``key`` in ``judge_prompt``'s shape, or None."""
     hit = cache.get(key)
     if hit is None:
         return None
-    verdict = hit.get("verdict") if isinstance(hit, dict) else None
-    if verdict not in JUDGE_VERDICTS:
-        cache.warn_once(key, f"{cache.path}: the cached entry {key[:12]}… has no valid verdict ({verdict!r}); "
-                             f"ignored, it will be asked again")
-        return None
-    return {"verdict": verdict, "reason": None, "reply": hit.get("reply"), "cached": True, "attempts": 0,
+    return {"verdict": hit["verdict"], "reason": None, "reply": hit.get("reply"), "cached": True, "attempts": 0,
             "finish_reason": hit.get("finish_reason", "stop")}
 
 
 def store_verdict(cache: "_Cache", key: str, model: str, result: dict) -> None:
-    """Cache ``result`` if it holds a valid verdict; failures and unreadable replies are never cached."""
+    """Cache ``result`` if it holds a valid verdict; failures and unreadable or cut-off replies are never cached."""
     if result["verdict"] in JUDGE_VERDICTS:
         cache.put({"key": key, "model": model, "verdict": result["verdict"], "reply": result.get("reply"),
                    "finish_reason": result.get("finish_reason"), "template_sha256": template_sha256()})
 
 
+def _valid_entry(entry: dict) -> bool:
+    return entry.get("verdict") in JUDGE_VERDICTS
+
+
 class _Cache(JsonlCache):
     """``cache_dir/judge_cache.jsonl`` of ``{key, model, verdict, reply, finish_reason, template_sha256}``;
-    None: no cache."""
+    None: no cache. Entries without a valid verdict (an older version's, or edited by hand) are never served: a
+    warning names their lines, and those items are asked again."""
 
     def __init__(self, directory: str | Path | None):
-        super().__init__(Path(directory) / CACHE_FILE if directory is not None else None)
-        self._warned: set[str] = set()
-
-    def warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            warnings.warn(message, stacklevel=3)
+        super().__init__(Path(directory) / CACHE_FILE if directory is not None else None, accept=_valid_entry)
+        if self.ignored:
+            lines = ", ".join(map(str, self.ignored[:20])) + (" …" if len(self.ignored) > 20 else "")
+            warnings.warn(f"{self.path}: line(s) {lines} hold no valid verdict (consistent, inconsistent or "
+                          f"no_conclusion); ignored, those items are asked again", stacklevel=3)
 
 
 class OpenAIJudge(ChatClient):

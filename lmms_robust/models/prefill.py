@@ -11,6 +11,7 @@ strings, data parallelism, progress, cache hooks) lives here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Sequence
 
 import torch
@@ -20,9 +21,12 @@ from lmms_eval.api.model import lmms
 from lmms_eval.protocol import ChatMessages
 from tqdm import tqdm
 
-from lmms_robust.core.letters import answer_context, attach
-from lmms_robust.harness.docs import perturbation_from_doc
+from lmms_robust.core.letters import answer_context
+from lmms_robust.core.trailer import attach
+from lmms_robust.harness import provenance
+from lmms_robust.harness.docs import fetch_doc, perturbation_from_doc
 from lmms_robust.models.letter_probs import continuation_paths, letter_masses
+from lmms_robust.models.response_log import ResponseLog, request_key
 
 
 class WrongArchitecture(ValueError):
@@ -36,9 +40,10 @@ class PrefillChatModel(lmms):
 
     def __init__(self, pretrained: str, device: str = "cuda", device_map: str | None = "auto", batch_size: int | str = 1,
                  system_prompt: str | None = "You are a helpful assistant.", attn_implementation: str | None = None,
-                 max_new_tokens: int | None = None, letter_probs: bool = True, **kwargs) -> None:
+                 max_new_tokens: int | None = None, letter_probs: bool = True, response_log: str | None = None,
+                 **kwargs) -> None:
         super().__init__()
-        self._check_architecture(pretrained)
+        self._check_architecture(pretrained, kwargs.get("revision"))
         self.accelerator = Accelerator()
         self._rank = self.accelerator.process_index
         self._world_size = self.accelerator.num_processes
@@ -50,7 +55,11 @@ class PrefillChatModel(lmms):
         else:
             self._device = torch.device(device)
             self.device_map = device_map
-        self.batch_size_per_gpu = int(batch_size)
+        try:
+            self.batch_size_per_gpu = int(batch_size)
+        except ValueError:
+            raise ValueError(f"{self.backend_name}: batch_size={batch_size!r} is not a whole number of requests "
+                             f"(automatic batch sizing is not supported)") from None
         self.system_prompt = system_prompt
         # a cap over the task's max_new_tokens (quick smoke runs); --gen_kwargs max_new_tokens=N also works
         self.max_new_tokens_cap = int(max_new_tokens) if max_new_tokens else None
@@ -58,6 +67,23 @@ class PrefillChatModel(lmms):
         self.letter_probs = str(letter_probs).lower() not in ("false", "0", "no")
         self.load(pretrained, attn_implementation=attn_implementation, **kwargs)
         self.model.eval()
+        self.stop_token_ids = self._stop_token_ids()
+        self.model_info = self._model_info(pretrained)
+        provenance.record_model(self.model_info)
+        # responses logged as they finish, read back on restart (models/response_log.py)
+        self.response_log = ResponseLog(response_log, self.rank) if response_log else None
+        for line in (self.response_log.skipped if self.response_log else []):
+            print(f"{self.backend_name}: response log: {line}", flush=True)
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        """lmms-eval passes its CLI flags (``--batch_size``, ``--device``) beside model_args; where both name a
+        setting, model_args wins (lmms-eval itself would fail on the duplicate keyword)."""
+        from lmms_eval import utils
+
+        args = utils.simple_parse_args_string(arg_string)
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in args}
+        return cls(**args, **extra)
 
     # --- what a subclass provides -------------------------------------------------------------------------
     def load(self, pretrained: str, attn_implementation: str | None = None, **kwargs) -> None:
@@ -69,10 +95,38 @@ class PrefillChatModel(lmms):
         raise NotImplementedError
 
     # --- shared machinery ---------------------------------------------------------------------------------
-    def _check_architecture(self, pretrained: str) -> None:
+    def _stop_token_ids(self) -> list[int]:
+        """Every id that ends a turn: the checkpoint's generation_config eos ids (Qwen2.5-VL lists two), the
+        tokenizer's eos, and ``<|im_end|>`` where the vocabulary has it. Nothing else stops a generation."""
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        ids = list(configured) if isinstance(configured, (list, tuple)) else [configured]
+        ids.append(self.tokenizer.eos_token_id)
+        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
+            ids.append(im_end)
+        return sorted({i for i in ids if isinstance(i, int)})
+
+    def _model_info(self, pretrained: str) -> dict:
+        """What reproduces this backend's generations, for the results file and every record."""
+        template = getattr(self.processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None)
+        config = self.model.config
+        return {
+            "backend": self.backend_name,
+            "checkpoint": str(pretrained),
+            "revision": getattr(self, "revision", None) or getattr(config, "_commit_hash", None),
+            "chat_template_sha256": provenance.sha256_text(template if isinstance(template, str) else None),
+            "system_prompt": self.system_prompt,
+            "dtype": str(getattr(self.model, "dtype", "")).replace("torch.", "") or None,
+            "stop_token_ids": ",".join(map(str, self.stop_token_ids)),
+            "batch_size": self.batch_size_per_gpu,
+            "letter_probs": self.letter_probs,
+            "max_new_tokens_cap": self.max_new_tokens_cap,
+        }
+
+    def _check_architecture(self, pretrained: str, revision: str | None = None) -> None:
         from transformers import AutoConfig
 
-        model_type = getattr(AutoConfig.from_pretrained(pretrained), "model_type", None)
+        model_type = getattr(AutoConfig.from_pretrained(pretrained, revision=revision), "model_type", None)
         if model_type not in self.accepted_model_types:
             raise WrongArchitecture(
                 f"{pretrained} is a {model_type!r} checkpoint; the {self.backend_name} backend loads "
@@ -124,58 +178,102 @@ class PrefillChatModel(lmms):
         return self.processor.apply_chat_template(hf_messages, tokenize=False, add_generation_prompt=True)
 
     def generate_until(self, requests: List[Instance]) -> List[GenerationResult]:
-        order = sorted(range(len(requests)), key=lambda i: (requests[i].args[4], requests[i].args[3]))
+        prepared = [self._prepare(request) for request in requests]
         results: list[GenerationResult | None] = [None] * len(requests)
-        progress = tqdm(total=len(requests), disable=self.rank != 0, desc=f"{self.backend_name} responding")
+        todo = []
+        for index, (request, prompt) in enumerate(zip(requests, prepared)):
+            logged = self.response_log.get(prompt.key) if self.response_log else None
+            if logged is None:
+                todo.append(index)
+                continue
+            self.cache_hook.add_partial("generate_until", (prompt.text, request.args[2]), logged)
+            results[index] = GenerationResult(text=logged)
+        if self.response_log and self.rank == 0:
+            print(f"{self.backend_name}: {len(requests) - len(todo)} of {len(requests)} responses resumed from "
+                  f"{self.response_log.directory}; generating {len(todo)}", flush=True)
+        order = sorted(todo, key=lambda i: (requests[i].args[4], requests[i].args[3]))
+        progress = tqdm(total=len(order), disable=self.rank != 0, desc=f"{self.backend_name} responding")
         for start in range(0, len(order), self.batch_size):
             # one batch holds only identical generation settings
             for group in _group_by_gen_kwargs(requests, order[start:start + self.batch_size]):
-                for index, result in zip(group, self._generate_batch([requests[i] for i in group])):
+                batch = [(requests[i], prepared[i]) for i in group]
+                for index, result in zip(group, self._generate_batch(batch)):
                     results[index] = result
+                if self.response_log:
+                    self.response_log.flush()
                 progress.update(len(group))
         progress.close()
         return results
 
-    def _generate_batch(self, batch: list[Instance]) -> list[GenerationResult]:
-        hf_messages, texts, docs = [], [], []
-        for request in batch:
-            _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
-            doc = self.task_dict[task][split][doc_id]
-            messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
-            docs.append(doc)
-            hf_messages.append(messages)
-            texts.append(self.render(messages))
+    def _prepare(self, request: Instance) -> "Prompt":
+        _ctx, doc_to_messages, gen_kwargs, doc_id, task, split = request.args
+        doc = fetch_doc(self.task_dict, task, split, doc_id)
+        messages = ChatMessages(messages=doc_to_messages(doc)).to_hf_messages()
+        text = self.render(messages)
+        key = None
+        if self.response_log is not None:
+            key = request_key(task, doc.get("lr_item_id", doc_id), text, dict(gen_kwargs or {}), self.model_info)
+        return Prompt(doc, messages, text, key, task, doc.get("lr_item_id", doc_id))
+
+    def _generate_batch(self, pairs: list[tuple[Instance, "Prompt"]]) -> list[GenerationResult]:
+        batch = [request for request, _ in pairs]
+        prompts = [prompt for _, prompt in pairs]
+        docs = [prompt.doc for prompt in prompts]
+        hf_messages = [prompt.messages for prompt in prompts]
+        texts = [prompt.text for prompt in prompts]
         gen_kwargs = dict(batch[0].args[2] or {})
         until = gen_kwargs.pop("until", None) or []
-        until = [until] if isinstance(until, str) else list(until)
+        until = [until] if isinstance(until, str) else [u for u in until if u]
         max_new_tokens = int(gen_kwargs.pop("max_new_tokens", 1024))
         if self.max_new_tokens_cap:
             max_new_tokens = min(max_new_tokens, self.max_new_tokens_cap)
         temperature = float(gen_kwargs.pop("temperature", 0) or 0)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": gen_kwargs.get("top_p")} if temperature > 0 else {"do_sample": False}
+        if until:  # stop strings the task (or --gen_kwargs) asked for; ours ask for none
+            sampling.update(stop_strings=until, tokenizer=self.tokenizer)
         inputs = self.prepare_inputs(texts, hf_messages).to(self.device)
         # one row with letters wanted: keep the generation's logits and cache, so the letter pass can reuse them
         option_letters = [self._option_letters(doc) if self.letter_probs else None for doc in docs]
         keep = len(batch) == 1 and option_letters[0] is not None
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.tokenizer.eos_token_id,
+            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=self.stop_token_ids,
                                       pad_token_id=self.tokenizer.pad_token_id, num_beams=1, **sampling,
                                       return_dict_in_generate=True, output_logits=keep)
         prompt_len = inputs["input_ids"].shape[1]
         generation = Generation(out.sequences[0].tolist(), prompt_len, out.logits, out.past_key_values) if keep else None
         results = []
-        for request, letters, messages, text, sequence in zip(batch, option_letters, hf_messages, texts, out.sequences):
-            new_ids = sequence[prompt_len:]
-            answer = self.tokenizer.decode(new_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            answer = _cut_at_stop(answer, until)
+        for request, prompt, letters, messages, text, sequence in zip(batch, prompts, option_letters, hf_messages, texts,
+                                                                      out.sequences):
+            answer, finish_reason, n_tokens = self._finish(sequence[prompt_len:].tolist(), until)
+            distribution = None
             if letters:
                 reusable = inputs if len(batch) == 1 else None  # one row: its vision inputs serve the letter pass
-                answer = attach(answer, self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
-                                                                 prompt_inputs=reusable, generation=generation))
+                distribution = self.letter_distribution(messages, _prefill_text(messages) + answer, letters,
+                                                        prompt_inputs=reusable, generation=generation)
+            answer = attach(answer, letters=distribution, finish_reason=finish_reason, output_tokens=n_tokens,
+                            model=self.model_info)
             self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
-            n_tokens = int((new_ids != self.tokenizer.pad_token_id).sum())
+            if self.response_log is not None:
+                self.response_log.add(prompt.key, answer, prompt.task, prompt.item_id)
             results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
         return results
+
+    def _finish(self, new_ids: list[int], until: list[str]) -> tuple[str, str, int]:
+        """``(text, finish_reason, output_tokens)`` of one generated row (right-padded after its end).
+
+        ``stop``: a stop string ended it (text cut before the string); ``eos``: an end-of-turn id (the pad id too,
+        when it is one); ``length``: neither, at ``max_new_tokens``.
+        """
+        stops = set(self.stop_token_ids)
+        end = next((i for i, token in enumerate(new_ids) if token in stops), None)
+        kept = new_ids if end is None else new_ids[:end]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        cut = min((text.find(s) for s in until if s in text), default=-1)
+        if cut >= 0:
+            return text[:cut], "stop", len(kept)
+        if end is not None:
+            return text, "eos", end + 1
+        return text, "length", len(kept)
 
     @staticmethod
     def _option_letters(doc: dict) -> tuple[str, ...] | None:
@@ -244,6 +342,18 @@ def _per_token(value, ids: torch.Tensor) -> bool:
     return torch.is_tensor(value) and value.dim() == 2 and value.shape == ids.shape
 
 
+@dataclass
+class Prompt:
+    """One request, rendered once: its doc, HF messages, chat-template text and response-log key."""
+
+    doc: dict
+    messages: list[dict]
+    text: str
+    key: str | None
+    task: str
+    item_id: object
+
+
 class Generation:
     """One generated sequence with its per-step logits and KV cache, to read letter probabilities from."""
 
@@ -296,8 +406,3 @@ def _group_by_gen_kwargs(requests: list[Instance], indices: list[int]) -> list[l
     for i in indices:
         groups.setdefault(repr(sorted((requests[i].args[2] or {}).items())), []).append(i)
     return list(groups.values())
-
-
-def _cut_at_stop(text: str, until: list[str]) -> str:
-    cut = min((text.find(s) for s in until if s and s in text), default=-1)
-    return text if cut < 0 else text[:cut]

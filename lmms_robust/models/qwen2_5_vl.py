@@ -13,7 +13,8 @@ class Qwen2_5_VLRobust(PrefillChatModel):
 
     def load(self, pretrained: str, attn_implementation: str | None = None, min_pixels: int = 256 * 28 * 28,
              max_pixels: int = 1605632, use_cache: bool = True, dtype: str = "bfloat16", max_num_frames: int = 32,
-             fps: float | None = None, interleave_visuals: bool = False, **unused) -> None:
+             fps: float | None = None, interleave_visuals: bool = False, revision: str | None = None,
+             **unused) -> None:
         # max_num_frames, fps, interleave_visuals: accepted as lmms-eval's qwen2_5_vl takes them (our tasks are
         # single-image, so they change nothing). reasoning_prompt is refused: our templates set the instruction.
         if unused:
@@ -21,12 +22,14 @@ class Qwen2_5_VLRobust(PrefillChatModel):
                             f"lmms_robust's templates, so reasoning_prompt is not taken)")
         from transformers import AutoProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
-        model_kwargs = {"dtype": dtype, "device_map": self.device_map}
+        self.revision = revision  # a hub branch, tag or commit; recorded in every record and the results
+        model_kwargs = {"dtype": dtype, "device_map": self.device_map, "revision": revision}
         if attn_implementation:
             model_kwargs["attn_implementation"] = attn_implementation
         self._model = Qwen2_5_VLForConditionalGeneration.from_pretrained(pretrained, **model_kwargs)
-        self.processor = AutoProcessor.from_pretrained(pretrained, min_pixels=int(min_pixels), max_pixels=int(max_pixels))
-        self._tokenizer = AutoTokenizer.from_pretrained(pretrained)
+        self.processor = AutoProcessor.from_pretrained(pretrained, min_pixels=int(min_pixels), max_pixels=int(max_pixels),
+                                                       revision=revision)
+        self._tokenizer = AutoTokenizer.from_pretrained(pretrained, revision=revision)
         self.use_cache = use_cache
 
     def prepare_inputs(self, texts, hf_messages):

@@ -115,7 +115,8 @@ def build_tiny_qwen25vl(out: str | Path, seed: int = 0, token_logits: dict[str, 
                               video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
                               vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=False)
     model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    # as in Qwen2.5-VL-7B-Instruct's generation_config: both end-of-turn and end-of-text end a generation
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.bos_token_id = ids["<|endoftext|>"]
     model.generation_config.do_sample = False

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from lmms_robust.core.items import Item
-from lmms_robust.core.letters import (answer_context, attach, brier, detach, expected_calibration_error,
-                                      summarize_letters)
+from lmms_robust.core.letters import (LetterError, answer_context, brier, expected_calibration_error,
+                                      summarize_letters, validate_letters)
 from lmms_robust.core.parse import parse_response
 from lmms_robust.core.perturb import perturb
 from lmms_robust.core.scoring import aggregate, score_item, summarize
@@ -22,16 +22,30 @@ from lmms_robust.core.scoring import aggregate, score_item, summarize
     ("<think>hm <answer>D</answer>", "<think>hm ", False),              # an <answer> ends an open think block
     ("B", "B", True),                                                # no think at all
     ("<think><answer>A</answer></think>", "<think><answer>A</answer></think>", True),  # <answer> inside the CoT
+    ("<answer>B</answer>\n<think>so B</think>", "", False),                  # an answer written before the think
+    ("x <answer>B</answer><think>a</think><answer>C</answer>", "x <answer>B</answer><think>a</think>", False),
 ])
 def test_answer_context(text, context, forced):
     assert answer_context(text) == (context, forced)
 
 
-def test_attach_and_detach_round_trip_and_leave_plain_text_alone():
-    payload = {"raw": {"A": 0.25, "B": 0.5}, "forced": False}
-    assert detach(attach("<answer>B</answer>", payload)) == ("<answer>B</answer>", payload)
-    assert detach("plain <lmms_robust_letters>{}</lmms_robust_letters> text") == (
-        "plain <lmms_robust_letters>{}</lmms_robust_letters> text", None)
+@pytest.mark.parametrize("bad, says", [
+    ({"raw": {"A": True}, "forced": False}, "not a probability"),         # true is not 1.0
+    ({"raw": {"A": -0.1, "B": 0.5}, "forced": False}, "not a probability"),  # never clamped to 0
+    ({"raw": {"A": float("nan")}, "forced": False}, "not a probability"),  # never dropped
+    ({"raw": {"A": 0.7, "B": 0.6}, "forced": False}, "sum to"),
+    ({"raw": {"a": 0.5}, "forced": False}, "not an option letter"),
+    ({"raw": {"A": 0.5}, "forced": "no"}, "'forced' must be"),
+    ({"raw": {"A": 0.5}}, "a letter distribution is"),
+    ({"raw": [0.5], "forced": False}, "'raw' must map"),
+])
+def test_malformed_distributions_are_refused_never_repaired(bad, says):
+    with pytest.raises(LetterError, match=says):
+        validate_letters(bad)
+
+
+def test_a_distribution_summing_to_one_up_to_float32_rounding_is_accepted():
+    validate_letters({"raw": {"A": 0.50002, "B": 0.50002}, "forced": True})
 
 
 def test_summary_of_a_hand_computed_distribution():

@@ -513,6 +513,12 @@ COT_CASES = [
     ("none", "Is it a dog?", ANIMALS, None),
     ("none", "Left or right? Hard to say.", LEFT_RIGHT, None),
     ("none", "One of the chairs is red.", COUNT_WORDS, None),  # "one" in passing
+    ("none", "Looking at it, it is (C) or (D).", ANIMALS, None),  # two letters
+    ("none", "If the bars are equal, the answer is B.", ANIMALS, None),  # the CoT's own condition
+    ("letter", "If the prey decreases, the predators will decrease, so the answer is (C).",
+     Item(benchmark="t", item_id="1", question="If the prey decreases, what will the predators do?",
+          options=("increase", "stay", "decrease"), answer="decrease"),
+     "C"),  # the condition the question itself poses
     # free-form: the value a concluding statement gives
     ("value", "Therefore, angle ACB = 180° − 110° = 70°.", ANGLE, "70°"),
     ("value", "Since angle B = 70.0, then angle CAO = 90.0 - 70.0 = 20.0.", ANGLE, "20.0"),

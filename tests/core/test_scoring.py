@@ -140,12 +140,20 @@ EXPECTED_FIVE = {
     # no letter distributions in these records: the letter metrics have no item to average over
     "letter_entropy": None, "letter_entropy_norm": None, "p_correct": None, "letter_mass": None, "ece": None,
     "brier": None, "n_letter_items": 0,
+    "truncated_rate": None,  # no backend said how these generations ended
     "unscorable_rate": 0.0, "n_unscorable": 0,
 }
 
 
 def test_five_records_give_the_hand_computed_metrics():
     assert summarize(FIVE) == pytest.approx(EXPECTED_FIVE)
+
+
+def test_truncated_rate_is_the_share_cut_by_max_new_tokens_among_items_whose_end_is_known():
+    ends = ["eos", "length", "stop", None, "length"]
+    records = [{**r, "finish_reason": end} for r, end in zip(FIVE, ends)]
+    records.append({**rec(status="not_applicable"), "finish_reason": "length"})  # left out like every metric
+    assert aggregate(records, "truncated_rate") == pytest.approx(2 / 4)
     assert aggregate(FIVE, "acc") == pytest.approx(0.4)
     assert aggregate(FIVE, "consistency") == pytest.approx(2 / 3)
 
@@ -233,6 +241,20 @@ def test_a_model_that_never_argues_past_the_prefill_concludes_its_target(item, g
     record = score_item(pert, parse_response(pert.prefill + "</think><answer>" + gold + "</answer>", pert.item))
     assert record["cot_conclusion"] == (gold if variant == "truethink" else wrong) == pert.target
     assert record["quadrant"] == ("consistent_correct" if variant == "truethink" else "inconsistent_correct")
+
+
+def test_records_say_why_an_item_does_not_apply_and_who_wrote_its_text():
+    free = Item(benchmark="mathvista", item_id="f1", question="How many?", options=(), answer="3",
+                answer_type="integer")
+    abstain = score_item(perturb(free, "abstain"), None)
+    assert (abstain["status"], abstain["not_applicable_reason"]) == ("not_applicable",
+                                                                     perturb(free, "abstain").reason)
+    assert abstain["not_applicable_reason"]
+    caption = perturb(free, "misleadcap")
+    record = score_item(caption, Parsed(cot=None, answer="4", status="ok", source="answer_tag"))
+    assert record["not_applicable_reason"] is None
+    assert record["text_source"] == caption.text_source and record["text_source"]
+    assert record["repairs"] == []
 
 
 # --- scoring is bounded: math-verify's budget, unscorable items ----------------------------------------------

@@ -54,11 +54,16 @@ class LmmsEvalRun:
 
 def run_lmms_eval(output: Path, model: str, model_args: str, tasks: str, include_path: Path | None,
                   launcher: list[str] | None = None, env: dict | None = None, timeout: int = 600,
-                  extra: list[str] | None = None, cwd: Path | None = None) -> LmmsEvalRun:
-    """Run the real lmms-eval CLI in a subprocess (it exits 0 even when a task fails: check the files)."""
+                  extra: list[str] | None = None, cwd: Path | None = None, script: Path | None = None) -> LmmsEvalRun:
+    """Run the real lmms-eval CLI in a subprocess (it exits 0 even when a task fails: check the files).
+
+    ``script``: a ``lmms_robust.testing.scripted`` script; the tiny model then writes its texts.
+    """
     command = lmms_eval_command(model, model_args, tasks, output, include_path=include_path, extra=extra)
     if launcher:
         command = [sys.executable, *launcher, *command[1:]]
+    if script is not None:
+        command = [sys.executable, "-m", "lmms_robust.testing.scripted", str(script), *command[3:]]
     full_env = {**os.environ, **OFFLINE_ENV, "TOKENIZERS_PARALLELISM": "false", **(env or {})}
     completed = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd)
     return LmmsEvalRun(output, completed)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from lmms_robust.models.prefill import WrongArchitecture, _cut_at_stop
+from lmms_robust.models.prefill import WrongArchitecture
 from lmms_robust.models.qwen2_5_vl import Qwen2_5_VLRobust
 from lmms_robust.testing.sample import draw_image
 
@@ -47,9 +47,24 @@ def test_generation_starts_right_after_the_prefix(backend):
     assert out.shape[1] == inputs["input_ids"].shape[1] + 3
 
 
-def test_stop_strings_cut_at_the_first_one():
-    assert _cut_at_stop("abc</answer>rest<x>", ["<x>", "</answer>"]) == "abc"
-    assert _cut_at_stop("abc", ["</answer>"]) == "abc"
+def test_every_end_of_turn_id_stops_a_generation(backend):
+    tok = backend.tokenizer
+    im_end, end_of_text = tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")
+    # generation_config lists both (as Qwen2.5-VL's does); the tokenizer's eos is <|im_end|>
+    assert backend.stop_token_ids == sorted({im_end, end_of_text})
+
+
+def test_how_a_generation_ended_is_told_apart(backend):
+    tok = backend.tokenizer
+    words = tok("<think>a\n\nb</think>\n\n<answer>B</answer>", add_special_tokens=False)["input_ids"]
+    im_end, pad = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
+    text = "<think>a\n\nb</think>\n\n<answer>B</answer>"
+    # blank lines never stop it; the end-of-turn token does (counted), right padding after it is dropped
+    assert backend._finish(words + [im_end, pad, pad], []) == (text, "eos", len(words) + 1)
+    assert backend._finish(words + [pad], []) == (text, "eos", len(words) + 1)  # <|endoftext|> is an end too
+    assert backend._finish(words, []) == (text, "length", len(words))  # no end: max_new_tokens reached
+    # a stop string asked for by the task (ours ask for none) cuts before itself
+    assert backend._finish(words + [pad], ["</answer>", "\n\n"]) == ("<think>a", "stop", len(words))
 
 
 def test_wrong_architecture_is_refused_naming_the_fix(tmp_path):

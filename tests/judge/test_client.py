@@ -157,8 +157,9 @@ def test_cache_entries_without_a_valid_verdict_are_ignored_with_a_warning(server
            {"key": key, "verdict": "maybe"}]
     for entry in bad:
         (tmp_path / CACHE_FILE).write_text(json.dumps(entry) + "\n" + "[1, 2]\n" + "{cut off", encoding="utf-8")
-        with pytest.warns(UserWarning, match="no valid verdict"):
-            out = judge_records([rec("CONSISTENT")], judge(server, cache_dir=tmp_path))
+        with pytest.warns(UserWarning, match="line\\(s\\) 1, 2 hold no valid verdict"):
+            fresh = judge(server, cache_dir=tmp_path)
+        out = judge_records([rec("CONSISTENT")], fresh)
         assert (out[0]["verdict"], out[0]["cached"]) == ("consistent", False)  # asked, never served
     assert server.requests == len(bad)
 
