@@ -1016,6 +1016,11 @@ _LETTER_REF = re.compile(r"(?i:\b(?:option|choice)[ \t]{0,3})\(?([A-Z])\)?(?![\w
 _YES_NO_SENTENCE = re.compile(r"(?i:^[ \t*]{0,3}(?:so|thus|therefore|hence|overall|in[ \t]conclusion)?[ \t,]{0,3}"
                               r"(yes|no)\b(?:[ \t]{0,3}[.!]?[ \t*]{0,3}$|,[ \t]{1,3}(?=(?:it|there|the|this|they|he|she|"
                               r"that)\b)))")
+# a sentence that states the task, not a finding: "The question asks whether the man in the red hat is ahead."
+_GOAL = re.compile(r"(?i:^[ \t*\-]{0,4}(?:the[ \t](?:question|task|problem|goal)[ \t](?:is|asks|wants|requires)|"
+                   r"(?:we|i)[ \t](?:need|have|must|want|will|should)[ \t](?:to[ \t])?(?:determine|find|figure|identify|"
+                   r"check|decide|answer|compare|look|see|work|count)|let(?:'s|[ \t]me|[ \t]us)[ \t]|to[ \t](?:determine|find|"
+                   r"answer|figure|identify|decide)\b))")
 _ALSO = re.compile(r"(?i:\b(?:also|too|as[ \t]well|could|might|may)\b)")
 
 
@@ -1075,7 +1080,7 @@ def _read_tail(tail: str, item: Item, config: ParseConfig) -> Conclusion | None:
                 return Conclusion(None, "two_options", sentence)
             if reason == "letter_out_of_range":
                 return Conclusion(None, "out_of_range", sentence)
-        if listed:  # an echo of lettered options states no content
+        if listed or _GOAL.match(sentence):  # an echo of lettered options, or what the CoT sets out to find
             continue
         decided = (_content_commitment(sentence, item, config) if item.is_multiple_choice
                    else _value_commitment(sentence, item))
@@ -1199,9 +1204,12 @@ _FLIPS = {
 }
 _NEGATORS = frozenset("not no never neither nor without none nothing cannot than unlike except besides "
                       "isn't aren't wasn't weren't doesn't don't didn't won't wouldn't shouldn't couldn't can't "
-                      "hasn't haven't hardly rather instead excluding".split())
+                      "hasn't haven't hardly rather instead excluding unlikely impossible implausible doubtful "
+                      "eliminate eliminates eliminated eliminating exclude excludes excluded dismiss dismisses "
+                      "dismissed discard discards discarded reject rejects rejected".split())
 _ANY_NEGATOR = re.compile(r"(?i:n['’]t\b|\b(?:not|no|never|neither|nor|without|none|nothing|cannot|than|unlike|except|"
-                          r"besides|hardly|rather|instead|excluding)\b)")
+                          r"besides|hardly|rather|instead|excluding|unlikely|impossible|implausible|doubtful|"
+                          r"eliminat\w*|exclud\w*|dismiss\w*|discard\w*|reject\w*|rul\w*[ \t]out)\b)")
 _SHORT_NEGATORS = frozenset("than unlike except besides excluding rather".split())
 _AND_VERBS = frozenset("is are was were it this that looks appears seems has have".split())
 _RESETTERS = frozenset("but however yet although though whereas while instead actually".split())
@@ -1424,6 +1432,8 @@ def _negation_states(sentence: str, spans, lowers: list[str]) -> list[bool]:
         short = max(0, short - 1)
         if word in _SHORT_NEGATORS:
             short = 4
+        elif word in ("rule", "rules", "ruled", "ruling") and following == "out":
+            state = True  # "rule out the car"
         elif (word in _NEGATORS or word.endswith("n't")) and not (word == "no" and following in ("doubt", "longer")):
             state = word != "instead"
         prev_end = end

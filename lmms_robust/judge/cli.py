@@ -1,9 +1,10 @@
-"""``lmms-robust judge RUN_DIR... --base-url URL --model NAME [--model NAME] -o OUT.jsonl``.
+"""``lmms-robust judge RUN_DIR... --base-url URL --model NAME [--model NAME] -o OUT.jsonl [--rules-first]``.
 
 Judges saved samples after the fact: every (model, task) found under the run folders (as the report finds them),
-every sample line, every judge model. Writes one JSON line per (item, variant, judge) to ``OUT.jsonl`` and an
-agreement summary (across judges, and rules against each judge, plus judge-based consistency per model, task and
-variant) to ``OUT.summary.json`` (or ``--summary``).
+every sample line, every judge model. Writes one JSON line per (item, variant, judge) to ``OUT.jsonl`` (``source``:
+``judge``, or ``rules`` where ``--rules-first`` kept the rules' verdict) and an agreement summary (across judges,
+and rules against each judge, also where both decided, plus judge-based consistency per model, task and variant)
+to ``OUT.summary.json`` (or ``--summary``).
 """
 
 from __future__ import annotations

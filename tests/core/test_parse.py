@@ -514,6 +514,11 @@ COT_CASES = [
     ("none", "Left or right? Hard to say.", LEFT_RIGHT, None),
     ("none", "One of the chairs is red.", COUNT_WORDS, None),  # "one" in passing
     ("none", "Looking at it, it is (C) or (D).", ANIMALS, None),  # two letters
+    ("none", "We can rule out the cat.", ANIMALS, None),
+    ("none", "It is unlikely to be a fish.", ANIMALS, None),
+    ("none", "The question asks whether the dog is on the sofa.", ANIMALS, None),  # the task, not a finding
+    ("none", "Let me check whether it is a dog.", ANIMALS, None),
+    ("content", "We can eliminate the cat, so it must be a dog.", ANIMALS, "B"),
     ("none", "If the bars are equal, the answer is B.", ANIMALS, None),  # the CoT's own condition
     ("letter", "If the prey decreases, the predators will decrease, so the answer is (C).",
      Item(benchmark="t", item_id="1", question="If the prey decreases, what will the predators do?",
