@@ -1,9 +1,10 @@
-"""``lmms-robust judge RUN_DIR... --base-url URL --model NAME [--model NAME] -o OUT.jsonl``.
+"""``lmms-robust judge RUN_DIR... --base-url URL --model NAME [--model NAME] -o OUT.jsonl [--rules-first]``.
 
 Judges saved samples after the fact: every (model, task) found under the run folders (as the report finds them),
-every sample line, every judge model. Writes one JSON line per (item, variant, judge) to ``OUT.jsonl`` and an
-agreement summary (across judges, and rules against each judge, plus judge-based consistency per model, task and
-variant) to ``OUT.summary.json`` (or ``--summary``).
+every sample line, every judge model. Writes one JSON line per (item, variant, judge) to ``OUT.jsonl`` (``source``:
+``judge``, or ``rules`` where ``--rules-first`` kept the rules' verdict) and an agreement summary (across judges,
+and rules against each judge, also where both decided, plus judge-based consistency per model, task and variant)
+to ``OUT.summary.json`` (or ``--summary``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", default=None,
                         help="verdict cache folder (default: .judge_cache next to OUT); reruns send nothing cached")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    parser.add_argument("--rules-first", action="store_true",
+                        help="judge only what the rules left undetermined (items where the rules found a "
+                             "conclusion keep their verdict and send nothing)")
     parser.add_argument("--max-concurrency", type=int, default=8)
     parser.add_argument("--retries", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
@@ -133,9 +137,10 @@ def run(args: argparse.Namespace) -> int:
             except (JsonlError, ValueError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-        verdicts = judge_records(inputs, judge)
+        verdicts = judge_records(inputs, judge, rules_first=args.rules_first)
         all_verdicts.extend(verdicts)
-        labels_by_judge[model] = {_key(v): v["verdict"] for v in verdicts}
+        # what this judge itself said (rules first: the rules' verdicts are not the judge's)
+        labels_by_judge[model] = {_key(v): v["verdict"] for v in verdicts if v.get("source") != "rules"}
         tally = {label: sum(v["verdict"] == label for v in verdicts) for label in (*LABELS, "undetermined")}
         sent = getattr(judge, "requests_sent", getattr(judge, "generations", 0))
         print(f"{model}: {len(verdicts)} items, {sent} requests sent, {tally}", file=sys.stderr)
@@ -144,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
     write_jsonl(out, all_verdicts)
     summary = agreement_summary(labels_by_judge, rule)
     summary["n_items"] = len(inputs)
+    summary["mode"] = "rules_first" if args.rules_first else "all"
+    summary["decided_by"] = {model: {source or "not_applicable": sum(1 for v in all_verdicts if v["judge"] == model
+                                                                     and v.get("source") == source)
+                                     for source in ("rules", "judge", None)} for model in args.models}
     summary["consistency"] = consistency_by_group(all_verdicts)
     summary_path.write_text(json.dumps(_jsonable(summary), indent=2, ensure_ascii=False) + "\n")
     print(out)

@@ -101,7 +101,6 @@ def test_a_rationale_naming_another_answer_is_never_repaired(item, target, ratio
 
 @pytest.mark.parametrize("item, target, rationale", [
     (MC, "C", "I compare the bars carefully."),
-    (MC, "C", "The blue bar is the tallest of them."),  # the target's own text
     (MC, "C", "(C) is what the picture suggests, I look again."),
     (FREE, "8", "I count the dots one by one."),
     (FREE, "8", "I count 8 of them, one by one."),
@@ -112,6 +111,12 @@ def test_a_rationale_that_names_nothing_else_is_repaired_once(item, target, rati
     assert problem is None and value.repaired
     ending = f"So the answer is ({target})." if item.is_multiple_choice else f"So the answer is {target}."
     assert value.rationale == f"{rationale} {ending}"
+
+
+def test_a_rationale_that_states_the_targets_content_concludes_it_and_needs_no_repair():
+    # the parser reads the statement of an option's content as the CoT's conclusion (issue 12): nothing to append
+    value, problem = check_reply(reply("The blue bar is the tallest of them."), MC, "wrong", "C")
+    assert problem is None and not value.repaired and value.rationale == "The blue bar is the tallest of them."
 
 
 class FixedServer(ScriptedServer):
