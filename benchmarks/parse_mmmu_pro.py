@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 from lmms_robust.core.items import LETTERS, Item, ItemError
 from lmms_robust.core.parse import parse_response, values_equal
 
-TRACES = ROOT.parent / "shared" / "external_data" / "traces"
+TRACES = next((p / "shared" / "external_data" / "traces" for p in (ROOT.parent, ROOT.parent.parent, Path("/work"))
+               if (p / "shared" / "external_data" / "traces").is_dir()), ROOT.parent / "shared" / "external_data" / "traces")
 MMMU_FILE = "mmmu_pro_gpt4o/gpt-4o_standard_10options_cot.jsonl"
 REPORTED_LMMS_EVAL = 95.8  # agreement reported for lmms-eval's extractor on this file (brief)
 SEED = 0

@@ -27,11 +27,17 @@ def lmms_eval_command(model: str, model_args: str, tasks: str, output_path: Path
 
 def run_demo(args) -> int:
     from lmms_robust.localize import localize
+    from lmms_robust.outputs import OutputError, claim_folder
     from lmms_robust.results import format_table, load_results
     from lmms_robust.testing.sample import write_sample
     from lmms_robust.testing.tiny_qwen import build_tiny_qwen25vl
 
     work = Path(args.workdir).resolve()
+    try:
+        claim_folder(work, "--workdir")
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     model_dir, data_dir, tasks, output = work / "tiny-qwen25vl", work / "sample", work / "tasks", work / "results"
     if not (model_dir / "config.json").exists():
         print(f"building a tiny random-weight Qwen2.5-VL in {model_dir}", flush=True)
@@ -135,7 +141,11 @@ def run_check(args) -> int:
 def run_localize(args) -> int:
     from lmms_robust.localize import localize
 
-    out = localize(args.benchmark, args.data, args.out, split=args.split)
+    try:
+        out = localize(args.benchmark, args.data, args.out, split=args.split)
+    except (FileNotFoundError, ValueError) as exc:  # OutputError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {out / args.benchmark}\nrun with: lmms-eval --include_path {out} --tasks {args.benchmark}_robust ...")
     return 0
 
@@ -145,11 +155,14 @@ def run_load_release(args) -> int:
     import datasets
 
     from lmms_robust.benchmarks import release_loaders
+    from lmms_robust.outputs import check_apart, claim_folder
 
     module = release_loaders()[args.benchmark]
     try:
+        check_apart(args.out, "OUT", [("RELEASE_DIR", args.release_dir), ("--image-dir", args.image_dir)])
         dataset = module.load_release(args.release_dir, image_dir=args.image_dir)
-    except (FileNotFoundError, ValueError) as exc:
+        claim_folder(args.out, "OUT")
+    except (FileNotFoundError, ValueError) as exc:  # OutputError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     datasets.DatasetDict({module.SPLIT: dataset}).save_to_disk(args.out)
@@ -170,12 +183,13 @@ def run_tasks(args) -> int:
 
 
 def run_report(args) -> int:
+    from lmms_robust.outputs import OutputError
     from lmms_robust.report import ReportInputError, build_report
 
     try:
         written = build_report([Path(p) for p in args.run_dirs], Path(args.out),
                                judge_summaries=[Path(p) for p in args.judge_summary])
-    except ReportInputError as exc:
+    except (ReportInputError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for path in written:
@@ -215,13 +229,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from lmms_robust.benchmarks import release_loaders
 
-    release = sub.add_parser("load-release", help="build a local copy of a set that is not on the Hugging Face hub "
-                                                  "from its public release (Spatial-MM, WhatsUp)")
+    release = sub.add_parser("load-release", help="build a local copy of a set from its public release (Spatial-MM, "
+                                                  "WhatsUp: not on the hub; MME-RealWorld-Lite's official JSON)")
     release.add_argument("benchmark", choices=sorted(release_loaders()))
     release.add_argument("release_dir", help="the release's JSON files (as published)")
     release.add_argument("out", help="output folder (datasets save_to_disk), for lmms-robust localize --data")
     release.add_argument("--image-dir", default=None, help="where the release's images are (default: under release_dir)")
     release.set_defaults(func=run_load_release)
+
+    from lmms_robust import show as show_cli
+
+    show = sub.add_parser("show", help="what the model sees for an item under each variant, or --stats: "
+                                       "perturbation-text statistics over a split")
+    show_cli.add_arguments(show)
+    show.set_defaults(func=show_cli.run)
 
     tasks = sub.add_parser("tasks", help="list our task and group names")
     tasks.add_argument("--dir", action="store_true", help="print the task directory (for --include_path) instead")

@@ -5,42 +5,62 @@ Shared by the consistency judge (``lmms_robust.judge.client``) and the perturbat
 backoff, bounded concurrency, and an append-only JSONL reply cache. Stdlib only.
 
 Failures are of two kinds. **Transient** (a timeout, a connection error, HTTP 5xx or 429) is worth another try.
-**Permanent** (another 4xx, a body that is not a chat completion) is not: it is returned at once. A caller may also
-pass ``check``: a reply it cannot use (e.g. malformed JSON) then counts as a failed try and is asked again, within the
-same ``retries`` budget.
+**Permanent** (another 4xx, a redirect, a reply over the size cap, a body that is not a chat completion) is not: it is
+returned at once. A caller may also pass ``check``: a reply it cannot use (e.g. malformed JSON) then counts as a
+failed try and is asked again, within the same ``retries`` budget.
+
+What a hostile or broken server cannot do: make the client follow a redirect (none is followed, so the API key
+never goes to another origin), hold a request past ``timeout`` (one deadline for connecting, sending and reading
+the whole reply, not per socket read), or hand over more than ``max_reply_bytes``. A 429/503 with ``Retry-After``
+is waited out (at least that long, at most ``max_retry_wait`` seconds; asking for longer ends the retries).
+Connections go straight to the server: proxy environment variables are not used.
 """
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import http.client
 import json
 import os
+import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChatClient", "Completion", "JsonlCache", "PermanentError", "TransientError", "api_key_from_env",
-           "cache_key"]
+from lmms_robust.jsonl import append_lines, read_jsonl
+
+__all__ = ["ChatClient", "ChatReply", "Completion", "JsonlCache", "PermanentError", "TransientError",
+           "api_key_from_env", "cache_key"]
+
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+"""Default cap on a reply body: a chat completion is kilobytes; anything near this is not one."""
+MAX_RETRY_WAIT = 120.0
+"""Default longest ``Retry-After`` wait honoured (seconds)."""
 
 
 class TransientError(Exception):
-    """Worth another try (timeout, connection error, 5xx, 429)."""
+    """Worth another try (timeout, connection error, 5xx, 429). ``retry_after``: seconds the server asked to wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentError(Exception):
-    """Not worth another try (4xx, a body that is not a chat completion)."""
+    """Not worth another try (4xx, a redirect, a reply too large, a body that is not a chat completion)."""
 
 
 def cache_key(model: str, prompt: str) -> str:
-    """sha256 of (model, rendered prompt): the key of a cached reply."""
-    return hashlib.sha256(json.dumps([model, prompt], ensure_ascii=False).encode("utf-8")).hexdigest()
+    """sha256 of (model, rendered prompt): the key of a cached reply (a lone surrogate in the prompt is kept as is)."""
+    text = json.dumps([model, prompt], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def api_key_from_env(name: str) -> str | None:
@@ -48,24 +68,52 @@ def api_key_from_env(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: a number of seconds or an HTTP date; None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return None
+    return max(0.0, seconds)
+
+
 class JsonlCache:
     """Append-only JSONL of dicts, each with a ``key``; the last line for a key wins. ``path`` None: no cache.
 
-    A line cut by a crash (not JSON) is ignored, so that entry is simply asked again. Thread-safe.
+    Read with ``lmms_robust.jsonl``: a last line cut by a crash is dropped (and cut from the file, so the next entry
+    starts on its own line): that entry is simply asked again. Any other unreadable line (not UTF-8, not JSON) is a
+    ``JsonlError`` naming ``file:line`` and the fix. ``accept(entry) -> bool``: entries it refuses (and lines that are
+    not an object with a string ``key``) are never served; their line numbers are in ``ignored``. Thread-safe.
     """
 
-    def __init__(self, path: str | Path | None):
+    def __init__(self, path: str | Path | None, accept: Callable[[dict], bool] | None = None):
         self.path = Path(path) if path is not None else None
         self._lock = threading.Lock()
         self._entries: dict[str, dict] = {}
+        self.ignored: list[int] = []
+        """Line numbers of entries that are never served (not ``{key: ...}``, or refused by ``accept``)."""
         if self.path is not None and self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            read = read_jsonl(self.path, torn_tail="skip", lone_surrogates="keep",
+                              fix="delete that line, or the whole cache file (its entries are only asked again)")
+            if read.torn_offset is not None:
+                os.truncate(self.path, read.torn_offset)
+            for number, entry in read.rows:
+                if (isinstance(entry, dict) and isinstance(entry.get("key"), str)
+                        and (accept is None or accept(entry))):
                     self._entries[entry["key"]] = entry
+                else:
+                    self.ignored.append(number)
 
     def get(self, key: str) -> dict | None:
         with self._lock:
@@ -76,9 +124,16 @@ class JsonlCache:
             return
         with self._lock:
             self._entries[entry["key"]] = entry
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            append_lines(self.path, [entry])
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """One chat completion as the server sent it."""
+
+    content: str
+    finish_reason: str | None
+    """``choices[0].finish_reason`` (``stop``, ``length``, ...); None when the server gives none."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +151,8 @@ class Completion:
     """Requests sent for this prompt."""
     permanent: bool = False
     """The failure was permanent (not retried)."""
+    finish_reason: str | None = None
+    """The last reply's ``finish_reason`` (``stop``: the model ended it; ``length``: cut at max_tokens)."""
 
 
 class ChatClient:
@@ -107,23 +164,33 @@ class ChatClient:
         api_key: sent as ``Authorization: Bearer``; None sends no header.
         max_concurrency: at most this many requests in flight (``map``/``completed`` thread pools).
         retries: extra tries after a transient failure or a reply ``check`` refused.
-        timeout: seconds per request.
-        backoff: seconds before the first retry, doubled each time.
+        timeout: seconds per request, in all: connecting, sending and reading the whole reply.
+        backoff: seconds before the first retry, doubled each time (a longer ``Retry-After`` wins).
         max_tokens: ``max_tokens`` of the request (None: the server's default).
         temperature: of the request (0: the same prompt should give the same reply).
+        max_reply_bytes: a larger reply body is refused (permanent: asking again would give the same).
+        max_retry_wait: the longest ``Retry-After`` honoured; a server asking for more ends the retries.
     """
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, max_concurrency: int = 8,
                  retries: int = 3, timeout: float = 60, backoff: float = 1.0, max_tokens: int | None = None,
-                 temperature: float = 0):
+                 temperature: float = 0, max_reply_bytes: int = MAX_REPLY_BYTES,
+                 max_retry_wait: float = MAX_RETRY_WAIT):
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         if retries < 0:
             raise ValueError(f"retries must be 0 or more, got {retries}")
-        if timeout <= 0:
+        if not timeout > 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
+        if max_reply_bytes < 1:
+            raise ValueError(f"max_reply_bytes must be positive, got {max_reply_bytes}")
         root = base_url.rstrip("/")
         self.url = root + ("/chat/completions" if root.endswith("/v1") else "/v1/chat/completions")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base URL {base_url!r}: give http://host:port or https://host (an OpenAI-compatible "
+                             f"server root)")
+        self._parts = parts
         self.model = model
         self.api_key = api_key
         self.max_concurrency = int(max_concurrency)
@@ -132,8 +199,11 @@ class ChatClient:
         self.backoff = float(backoff)
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.max_reply_bytes = int(max_reply_bytes)
+        self.max_retry_wait = float(max_retry_wait)
         self.requests_sent = 0
         self._count_lock = threading.Lock()
+        self._sleep = time.sleep  # tests record the waits instead of sleeping
 
     # ------------------------------------------------------------------------------------------------ asking
 
@@ -143,26 +213,34 @@ class ChatClient:
         ``check(reply) -> (value, problem)``: ``problem`` None accepts ``value``; otherwise the reply counts as a
         failed try. Without ``check`` any reply is accepted as it is.
         """
-        attempts, last_error, last_reply = 0, None, None
+        attempts, last_error, last_reply, finish, wait = 0, None, None, None, 0.0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                self._sleep(max(wait, self.backoff * 2 ** (attempt - 1)))
             attempts += 1
+            wait = 0.0
             try:
-                reply = self.post(prompt)
+                answer = self.ask(prompt)
             except TransientError as exc:
                 last_error = str(exc)
+                if exc.retry_after is not None:
+                    if exc.retry_after > self.max_retry_wait:
+                        last_error += (f" (the server asked to wait {exc.retry_after:g} s, more than max_retry_wait "
+                                       f"{self.max_retry_wait:g} s)")
+                        break
+                    wait = exc.retry_after
                 continue
             except PermanentError as exc:
                 return Completion(ok=False, error=str(exc), attempts=attempts, permanent=True)
+            reply, finish = answer.content, answer.finish_reason
             if check is None:
-                return Completion(ok=True, value=reply, reply=reply, attempts=attempts)
+                return Completion(ok=True, value=reply, reply=reply, attempts=attempts, finish_reason=finish)
             value, problem = check(reply)
             if problem is None:
-                return Completion(ok=True, value=value, reply=reply, attempts=attempts)
+                return Completion(ok=True, value=value, reply=reply, attempts=attempts, finish_reason=finish)
             last_error, last_reply = problem, reply
         return Completion(ok=False, reply=last_reply, error=f"failed after {attempts} tries: {last_error}",
-                          attempts=attempts)
+                          attempts=attempts, finish_reason=finish if last_reply is not None else None)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence) -> list:
         """``[fn(x) for x in items]`` in order, at most ``max_concurrency`` calls at a time."""
@@ -192,39 +270,95 @@ class ChatClient:
 
     def post(self, prompt: str) -> str:
         """One request; the reply's ``choices[0].message.content``. Raises TransientError or PermanentError."""
+        return self.ask(prompt).content
+
+    def ask(self, prompt: str) -> ChatReply:
+        """One request; the reply's content and finish reason. Raises TransientError or PermanentError."""
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
                 "temperature": self.temperature}
         if self.max_tokens is not None:
             body["max_tokens"] = int(self.max_tokens)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"), headers=headers,
-                                         method="POST")
+        data = json.dumps(body).encode("utf-8")
         with self._count_lock:
             self.requests_sent += 1
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code >= 500 or exc.code == 429:
-                raise TransientError(f"http_{exc.code}") from None
-            raise PermanentError(f"http_{exc.code}") from None
-        except TimeoutError:
-            raise TransientError("timeout") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise TransientError("timeout") from None
-            raise TransientError(f"connection_error: {exc.reason}") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise TransientError(f"connection_error: {exc!r}") from None
+        status, reply_headers, raw = self._exchange(data, headers)
+        if 300 <= status < 400:
+            location = reply_headers.get("Location", "?")
+            raise PermanentError(f"http_{status}: the server redirects to {location}; redirects are never followed "
+                                 f"(the API key would go with them): give the final URL as the base URL")
+        if status >= 500 or status == 429:
+            raise TransientError(f"http_{status}", retry_after=retry_after_seconds(reply_headers.get("Retry-After")))
+        if status >= 400 or status < 200:
+            raise PermanentError(f"http_{status}")
         try:
             payload = json.loads(raw.decode("utf-8"))
-            content = payload["choices"][0]["message"]["content"]
+            choice = payload["choices"][0]
+            content = choice["message"]["content"]
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise PermanentError("malformed_json") from None
         except (KeyError, IndexError, TypeError):
             raise PermanentError("malformed_response: no choices[0].message.content") from None
         if not isinstance(content, str):
             raise PermanentError("malformed_response: content is not text")
-        return content
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        return ChatReply(content=content, finish_reason=finish if isinstance(finish, str) else None)
+
+    def _exchange(self, data: bytes, headers: dict) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """POST ``data``; (status, headers, body). A watchdog shuts the socket at the deadline, whatever it waits on."""
+        parts = self._parts
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout,
+                                                     context=ssl.create_default_context())
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+        expired = threading.Event()
+        opened: list[socket.socket] = []  # the socket itself: http.client drops connection.sock once a reply that
+        # closes the connection has begun, while the reply keeps reading from it
+
+        def expire() -> None:
+            expired.set()
+            for sock in opened:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        watchdog = threading.Timer(self.timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            connection.connect()
+            opened.append(connection.sock)
+            if expired.is_set():
+                raise TimeoutError
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", target, body=data, headers=headers)
+            response = connection.getresponse()
+            declared = response.getheader("Content-Length")
+            if declared is not None and declared.strip().isdigit() and int(declared) > self.max_reply_bytes:
+                raise PermanentError(f"reply_too_large: {int(declared)} bytes declared, more than max_reply_bytes "
+                                     f"{self.max_reply_bytes}")
+            chunks, size = [], 0
+            while True:
+                chunk = response.read(min(65536, self.max_reply_bytes + 1 - size))
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > self.max_reply_bytes:
+                    raise PermanentError(f"reply_too_large: more than max_reply_bytes {self.max_reply_bytes}")
+                chunks.append(chunk)
+            if expired.is_set():  # the socket was shut mid-body: what was read is not the whole reply
+                raise TimeoutError
+            return response.status, response.headers, b"".join(chunks)
+        except PermanentError:
+            raise
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if expired.is_set() or isinstance(exc, TimeoutError):
+                raise TransientError(f"timeout: no complete reply within {self.timeout:g} s") from None
+            raise TransientError(f"connection_error: {exc!r}") from None
+        finally:
+            watchdog.cancel()
+            connection.close()

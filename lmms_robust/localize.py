@@ -3,6 +3,9 @@
 ``localize("mathvista", "/data/mathvista_testmini", "my_tasks")`` writes a copy of the shipped task directory
 whose base YAML reads the local data; ``lmms-eval --include_path my_tasks --tasks mathvista_misleadcap`` then
 runs the same task names on it (paths given with --include_path win over the shipped tasks).
+
+``out`` must be new, empty, or a folder lmms-robust wrote (``lmms_robust.outputs``); the benchmark's folder in it is
+replaced only when lmms-robust wrote it, and neither may be, lie inside, or contain the data.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from lmms_robust.outputs import check_apart, claim_folder, replace_folder
 from lmms_robust.resources import tasks_dir
 
 _PARQUET = (".parquet",)
@@ -44,6 +48,13 @@ def local_dataset_lines(data: Path, split: str) -> list[str]:
 
 
 def localize(benchmark: str, data: str | Path, out: str | Path, split: str | None = None) -> Path:
+    """Write ``out/<benchmark>/`` (our task YAMLs reading ``data``) and ``out/_lmms_robust_common_yaml``.
+
+    Raises:
+        OutputError: ``out`` holds files lmms-robust did not write, or ``out``/``out/<benchmark>`` is, lies inside
+            or contains ``data`` (nothing is written then).
+        ValueError, FileNotFoundError: an unknown benchmark or split, or data that is not a local copy.
+    """
     source = tasks_dir() / benchmark
     if not source.is_dir():
         known = sorted(p.name for p in tasks_dir().iterdir() if p.is_dir() and not p.name.startswith("_"))
@@ -71,9 +82,11 @@ def localize(benchmark: str, data: str | Path, out: str | Path, split: str | Non
         else:
             replaced.append(line)
     target = Path(out) / benchmark
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    for written in (Path(out), target):
+        check_apart(written, "--out", [("--data", data_path)])
+    claim_folder(out, "--out")
+    replace_folder(target, "--out")
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.py"), dirs_exist_ok=True)
     (target / base.name).write_text("\n".join(replaced) + "\n")
     # The shared base the benchmark's YAML includes ("../_lmms_robust_common_yaml") must sit beside it.
     shutil.copy2(tasks_dir() / COMMON_YAML, Path(out) / COMMON_YAML)

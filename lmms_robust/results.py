@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lmms_robust.jsonl import read_jsonl
+
 FILTER = "lmms_robust"
 TABLE_METRICS = ("acc", "consistency", "consistent_acc", "unparsed_rate", "undetermined_rate", "abstain_rate",
                  "p_correct", "letter_entropy", "truncated_rate")
@@ -34,7 +36,7 @@ def load_samples(output_path: str | Path, task: str) -> list[dict]:
     files = sorted(Path(output_path).rglob(f"*_samples_{task}.jsonl"), key=lambda p: p.stat().st_mtime)
     if not files:
         raise FileNotFoundError(f"no samples for {task} under {output_path}: run lmms-eval with --log_samples")
-    return [json.loads(line) for line in files[-1].read_text().splitlines() if line.strip()]
+    return read_jsonl(files[-1], lone_surrogates="keep").values
 
 
 def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS) -> str:

@@ -5,7 +5,8 @@ Each module defines:
   ``IMAGE_FIELD`` the dataset column holding the image (checked to exist; its nulls are a missing image);
   ``to_item(row) -> Item``  a dataset row in the benchmark's own schema -> core Item (pure; errors name the item);
   ``images(doc) -> list``   the doc's PIL images, through lmms-eval's own loader where lmms-eval has the benchmark.
-Sets that are not on the Hugging Face hub (Spatial-MM, WhatsUp) also define ``SPLIT`` and
+Sets read from their public release (Spatial-MM, WhatsUp: not on the Hugging Face hub; MME-RealWorld-Lite: its
+official JSON, the hub copy needing a token) also define ``SPLIT`` and
 ``load_release(release_dir, image_dir=None) -> datasets.Dataset`` (the public release -> our row schema).
 """
 
@@ -42,5 +43,5 @@ def adapter(benchmark: str) -> Callable[[dict], Item]:
 
 
 def release_loaders() -> dict[str, ModuleType]:
-    """Benchmarks read from a local copy built from their public release (``lmms-robust load-release``)."""
+    """Benchmarks that can be built from their public release (``lmms-robust load-release``)."""
     return {name: module for name, module in BENCHMARKS.items() if hasattr(module, "load_release")}

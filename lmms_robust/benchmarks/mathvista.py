@@ -1,4 +1,8 @@
-"""MathVista (Hugging Face ``AI4Math/MathVista``, split ``testmini``) rows -> Items."""
+"""MathVista (Hugging Face ``AI4Math/MathVista``, split ``testmini``) rows -> Items.
+
+The Item's category is ``metadata.task`` ("geometry problem solving", "figure question answering", ...) where the
+row has one: the natural text generator reasons differently about a geometry figure and a chart.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ def to_item(row: dict) -> Item:
     if nulls:
         raise ItemError(f"mathvista item {pid!r}: field(s) {nulls} are null; fill them in or drop the row")
     pid = str(pid)
+    metadata = row.get("metadata")
+    category = str(metadata["task"]) if isinstance(metadata, dict) and metadata.get("task") else None
     if row[IMAGE_FIELD] is None:
         raise ItemError(f"mathvista item {pid!r}: no image in {IMAGE_FIELD!r}; every item needs its image: restore it "
                         f"or drop the row")
@@ -52,6 +58,7 @@ def to_item(row: dict) -> Item:
             answer=str(row["answer"]),
             answer_type="choice",
             unit=row.get("unit") or None,
+            category=category,
         )
     if row["question_type"] != "free_form":
         raise ItemError(f"mathvista item {pid!r}: question_type {row['question_type']!r} is neither multi_choice nor free_form")
@@ -72,4 +79,5 @@ def to_item(row: dict) -> Item:
         answer_type=answer_type,
         precision=int(precision) if precision is not None else None,
         unit=row.get("unit") or None,
+        category=category,
     )

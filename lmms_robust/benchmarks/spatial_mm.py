@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from lmms_robust.core.items import LETTERS, ItemError
 
@@ -68,12 +68,12 @@ def split_options(benchmark: str, item_id: str, question: str) -> tuple[str, tup
     return stem, tuple(text for _, text in trailing)
 
 
-def gold_option(benchmark: str, item_id: str, answer: str, options: tuple[str, ...]) -> tuple[str, bool]:
-    """The gold option's text for a release answer (``"B. right"``, ``"B"`` or ``"right"``), and whether the
-    answer's letter and text disagree.
+def gold_option(benchmark: str, item_id: str, answer: str, options: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """(gold option text, None) for a release answer (``"B. right"``, ``"B"`` or ``"right"``), or (None, why) when
+    the answer's letter and text name different options: the release contradicts itself and either reading would be
+    a guess, so the item is kept as not_applicable (``Item.defect``).
 
-    The text wins when it is one of the options (a letter that disagrees with it is reported as a conflict);
-    otherwise the letter decides; an answer that is neither is an error naming the item.
+    A text that is no option leaves the letter to decide; an answer that is neither is an error naming the item.
     """
     raw = str(answer).strip()
     match = _LETTER_ANSWER.match(raw)
@@ -84,11 +84,12 @@ def gold_option(benchmark: str, item_id: str, answer: str, options: tuple[str, .
     by_text = [option for option in options if text and _norm(option) == _norm(text)]
     letter_ok = letter is not None and letter in LETTERS[: len(options)]
     if by_text:
-        gold = by_text[0]
-        conflict = letter_ok and _norm(options[LETTERS.index(letter)]) != _norm(gold)
-        return gold, conflict
+        if letter_ok and _norm(options[LETTERS.index(letter)]) != _norm(by_text[0]):
+            return None, (f"answer {raw!r}: its letter {letter} is the option {options[LETTERS.index(letter)]!r} "
+                          f"but its text is the option {by_text[0]!r}, so the gold is unknown")
+        return by_text[0], None
     if letter_ok:
-        return options[LETTERS.index(letter)], False
+        return options[LETTERS.index(letter)], None
     raise ItemError(f"{benchmark} item {item_id!r}: gold answer {raw!r} is neither an option's text nor one of the "
                     f"letters {list(LETTERS[: len(options)])} (options {list(options)}); fix the answer or drop the "
                     f"row")
@@ -142,6 +143,16 @@ def image_dirs(release_dir: str | Path, image_dir: str | Path | None,
         return [Path(image_dir)]
     release_dir = Path(release_dir)
     return [release_dir / sub for sub in subdirs] + [release_dir]
+
+
+def under(root: Path, name, item_id: str) -> Path:
+    """``root / name`` for a file name taken from a release: an absolute name or one with ``..`` would reach out of
+    the image folder (a release file can name any path), so it is an error naming the item."""
+    relative = PurePosixPath(str(name).replace("\\", "/"))
+    if relative.is_absolute() or ".." in relative.parts or PureWindowsPath(str(name)).drive:
+        raise ValueError(f"item {item_id!r}: image path {str(name)!r} leaves the image folder (absolute, or with "
+                         f"'..'); a release names images relative to its image folder: fix the release file")
+    return Path(root).joinpath(*relative.parts)
 
 
 def read_image(item_id: str, candidates: list[Path]) -> dict:

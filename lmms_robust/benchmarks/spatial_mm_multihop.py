@@ -7,16 +7,21 @@ text (``"left"``, ``"no"``, ``"black and white"``, ``"mobile phone"``), ``reason
 
 The protocol scores every set as multiple choice, and the paper we reproduce does not say how it made these items
 multiple choice, so ``load_release`` builds the options itself (rule ``OPTIONS_RULE``), deterministically from the
-item id: the answer is classed (``answer_kind``) and gets distractors of its own kind that cannot also be right:
+item id: the answer is classed by the answer and the question together (``answer_kind``) and gets distractors of
+its own kind that cannot also be right, so no option is told apart by its kind alone:
   yes_no   -> the other of yes/no (2 options)          gender -> the other of female/male (2 options)
+  side     -> "Which hand/arm/leg/foot ...?": the other of left/right (2 options)
   relation -> 3 relations sharing no direction with it (``top`` excludes ``above``/``on``/``over``); a two-word
               answer such as ``left back`` gets itself with one or both directions flipped (``right back``, ...)
   color    -> 3 colours it does not contain or resemble (``golden`` excludes yellow; ``black and white`` gets
               two-colour distractors)
+  pattern, material, fruit, food, drink, text, key -> 3 words of that kind's own list (``VOCABULARIES``) sharing
+              no word with it ("What pattern is on the beanie?" -> striped, checkered, floral, polka-dotted)
   number   -> 3 nearby whole numbers                  person -> other people words (man, woman, boy, girl)
   object   -> 3 other ``object`` answers of the release sharing no word with it (fewer when the release has fewer)
 then the options are ordered by SHA-256 of (item id, text) (``_common.keyed_order``). A copy that already has an
-``options`` column (our row schema) is used as it is.
+``options`` column (our row schema) is used as it is. Rule v1 classed by the answer alone and gave "striped" or
+"orange juice" object distractors ("glass of milk", "pomegranate"); v2 (this) gives each its own kind.
 
 Our row schema: the five release fields, ``id`` (``multihop:<image_name>:<k>``, see ``spatial_mm``), ``answer_kind``,
 ``options``, ``options_rule`` and ``image`` (an Image feature). The Item's category is ``"<hop>-hop"``.
@@ -39,7 +44,7 @@ SPLIT = spatial_mm.SPLIT
 RELEASE_FILE = "multihop_reasoning_309.json"
 RELEASE_FIELDS = ("image_name", "question", "answer", "reasoning", "hop")
 REQUIRED_FIELDS = ("id", "question", "answer", "options", IMAGE_FIELD)
-OPTIONS_RULE = "lmms-robust/multihop-options/v1"
+OPTIONS_RULE = "lmms-robust/multihop-options/v2"
 N_DISTRACTORS = 3
 
 # Relation words -> the direction they name; two answers naming a common direction can both be right.
@@ -71,6 +76,29 @@ _COLOR_MODIFIERS = {"light", "dark", "and", "bright", "pale"}
 _PEOPLE = {"man": {"man", "men"}, "woman": {"woman", "women"}, "boy": {"boy", "child", "kid"},
            "girl": {"girl", "child", "kid"}}
 _PERSON_WORDS = {"man", "men", "woman", "women", "boy", "girl", "child", "kid", "baby"}
+VOCABULARIES = {  # kinds with a closed list of their own: distractors come from it
+    "pattern": ("striped", "checkered", "floral", "polka-dotted", "plaid", "plain", "zigzag"),
+    "material": ("wood", "metal", "plastic", "glass", "fabric", "stone", "paper", "leather"),
+    "fruit": ("apple", "banana", "orange", "pear", "peach", "mango", "grapes", "pomegranate", "strawberry",
+              "strawberries", "pineapple", "lemon", "cherries", "kiwi", "watermelon", "blueberries"),
+    "drink": ("orange juice", "glass of milk", "milk", "coffee", "tea", "water", "lemonade", "red wine",
+              "apple juice", "soda"),
+    "food": ("oysters", "bacon", "steak", "carrot sticks", "salad", "pasta", "rice", "soup", "bread", "eggs",
+             "pancakes", "sushi", "french fries", "sausages", "cheese"),
+    "text": ("love", "home", "happy", "coffee", "hello", "dream", "smile"),
+    "key": ("enter", "shift", "tab", "space", "ctrl", "alt", "delete"),
+}
+ANSWER_NAMES_KIND = ("fruit", "drink", "food")
+"""Kinds an answer alone settles; the others (pattern, material, text, key) need the question to ask for them."""
+# (question pattern, kind): the question names the kind of its answer ("What pattern ...", "what fruit ...").
+_QUESTION_KINDS = (
+    (r"\b(?:which|what|in which|on which) (?:hand|arm|leg|foot|ear|eye|shoulder|paw|wing)\b", "side"),
+    (r"\bpattern\b", "pattern"), (r"\bmaterial\b|\bmade of\b", "material"),
+    (r"\b(?:fruit|fruits)\b", "fruit"), (r"\b(?:beverage|drink)\b", "drink"),
+    (r"\bfood\b|\bon the plate\b|\bin the dish\b|\binside the (?:round )?dish\b", "food"),
+    (r"\bkey on the keyboard\b", "key"), (r"\b(?:which|what) word\b|\bwritten\b|\bsays?\b", "text"),
+    (r"\bcolou?r\b", "color"),
+)
 
 
 def images(doc: dict) -> list:
@@ -121,8 +149,9 @@ def _colors(answer: str) -> set[str] | None:
     return named
 
 
-def answer_kind(answer: str) -> str:
-    """``yes_no``, ``gender``, ``number``, ``relation``, ``color``, ``person`` or ``object``."""
+def answer_kind(answer: str, question: str = "") -> str:
+    """``yes_no``, ``gender``, ``number``, ``side``, ``relation``, ``color``, a ``VOCABULARIES`` kind, ``person``
+    or ``object``: by the answer first, then by what the question asks for."""
     text = " ".join(_words(answer))
     if text in ("yes", "no"):
         return "yes_no"
@@ -130,12 +159,20 @@ def answer_kind(answer: str) -> str:
         return "gender"
     if re.fullmatch(r"\d+", text):
         return "number"
+    asked = next((kind for pattern, kind in _QUESTION_KINDS if re.search(pattern, question, re.IGNORECASE)), None)
+    if asked == "side" and text in ("left", "right"):
+        return "side"
     if _directions(answer) is not None:
         return "relation"
     if _colors(answer) is not None:
         return "color"
     if text in _PEOPLE:
         return "person"
+    if asked in VOCABULARIES:
+        return asked
+    for kind in ANSWER_NAMES_KIND:  # "strawberries" is a fruit whatever the question; "glass" may be an object
+        if text in VOCABULARIES[kind]:
+            return kind
     return "object"
 
 
@@ -145,6 +182,11 @@ def _candidates(answer: str, kind: str, pool: list[str]) -> list[str]:
         return ["no" if text == "yes" else "yes"]
     if kind == "gender":
         return ["male" if text == "female" else "female"]
+    if kind == "side":
+        return ["right" if text == "left" else "left"]
+    if kind in VOCABULARIES:
+        gold_words = set(_words(answer))
+        return [w for w in VOCABULARIES[kind] if not (set(_words(w)) & gold_words)]
     if kind == "number":
         value = int(text)
         return [str(v) for v in (value - 2, value - 1, value + 1, value + 2, value + 3) if v >= 0]
@@ -176,15 +218,18 @@ def _candidates(answer: str, kind: str, pool: list[str]) -> list[str]:
     return out
 
 
-def build_options(item_id: str, answer: str, pool: list[str] = ()) -> tuple[str, list[str]]:
+def build_options(item_id: str, answer: str, pool: list[tuple[str, str]] | list[str] = (), question: str = ""
+                  ) -> tuple[str, list[str]]:
     """(answer_kind, options) for one open-ended answer: the answer and up to ``N_DISTRACTORS`` distractors of its
-    kind, ordered by SHA-256 of the item id. ``pool``: the release's answers, the source of ``object`` distractors.
+    kind, ordered by SHA-256 of the item id. ``pool``: the release's other (answer, question) pairs (or bare
+    answers), the source of ``object`` distractors; ``question``: the item's question, which names the kind.
 
     A ValueError names the item when no distractor can be found (an ``object`` answer in a release with no other).
     """
     answer = " ".join(str(answer).split())
-    kind = answer_kind(answer)
-    candidates = _candidates(answer, kind, [a for a in pool if answer_kind(a) == "object"])
+    kind = answer_kind(answer, question)
+    pairs = [(p, "") if isinstance(p, str) else tuple(p) for p in pool]
+    candidates = _candidates(answer, kind, [a for a, q in pairs if answer_kind(a, q) == "object"])
     if not candidates:
         raise ValueError(f"{BENCHMARK} item {item_id!r}: no distractor for the {kind} answer {answer!r} (the release "
                          f"has no other answer of that kind); add options by hand or drop the item")
@@ -214,7 +259,8 @@ def load_release(release_dir: str | Path, image_dir: str | Path | None = None):
     path = spatial_mm.find_release_file(release_dir, RELEASE_FILE)
     rows = spatial_mm.read_records(path, ("image_name", "question", "answer"))
     ids = spatial_mm.record_ids("multihop", [str(row["image_name"]) for row in rows])
-    answers = [str(row["answer"]).strip() for row in rows if not is_missing(row.get("answer"))]
+    answers = [(str(row["answer"]).strip(), str(row.get("question") or "")) for row in rows
+               if not is_missing(row.get("answer"))]
     dirs = spatial_mm.image_dirs(release_dir, image_dir)
     records = []
     for item_id, row in zip(ids, rows, strict=True):
@@ -224,9 +270,11 @@ def load_release(release_dir: str | Path, image_dir: str | Path | None = None):
             record.update(answer_kind=None, options=[], options_rule=OPTIONS_RULE)
         else:
             answer = str(row["answer"]).strip()
-            kind, options = build_options(item_id, answer, [a for a in answers if a != answer])
+            kind, options = build_options(item_id, answer, [(a, q) for a, q in answers if a != answer],
+                                          str(row.get("question") or ""))
             record.update(answer_kind=kind, options=options, options_rule=OPTIONS_RULE)
-        record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [d / str(row["image_name"]) for d in dirs])
+        record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [spatial_mm.under(d, row["image_name"], item_id)
+                                                                for d in dirs])
         records.append(record)
     return datasets.Dataset.from_list(records, features=features())
 

@@ -8,8 +8,9 @@ question (``"Where is dog located from camera's perspective?\\nA. left\\nB. righ
 Our row schema (what ``load_release`` writes): those five fields, ``subset`` (``one_obj``/``two_obj``, the file a
 row came from, used as the Item's category), ``id`` (``<subset>:<image_name>:<k>``, see ``spatial_mm``) and
 ``image`` (an Image feature). The Item's question is the stem without the option lines; options keep the
-release's order. A gold whose letter and text disagree (the release has some, e.g. ``"C. middle"`` where C is
-``left``) takes the text; ``load_release`` warns with their ids.
+release's order. An answer whose letter and text disagree (the release has six, e.g. ``"C. middle"`` where C is
+``left``) gives no gold: the item is kept as not_applicable in every variant (``Item.defect``, counted), never
+settled by a guess; ``load_release`` warns with their ids.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def to_item(row: dict) -> Item:
     item_id = require_fields(BENCHMARK, row, REQUIRED_FIELDS, "id")
     require_image(BENCHMARK, item_id, row, IMAGE_FIELD)
     stem, options = spatial_mm.split_options(BENCHMARK, item_id, row["question"])
-    gold, _conflict = spatial_mm.gold_option(BENCHMARK, item_id, row["answer"], options)
-    return Item(benchmark=BENCHMARK, item_id=item_id, question=stem, options=options, answer=gold,
-                category=str(row["subset"]))
+    gold, conflict = spatial_mm.gold_option(BENCHMARK, item_id, row["answer"], options)
+    return Item(benchmark=BENCHMARK, item_id=item_id, question=stem, options=options, answer=gold or "",
+                category=str(row["subset"]), defect=conflict)
 
 
 def features():
@@ -67,7 +68,8 @@ def load_release(release_dir: str | Path, image_dir: str | Path | None = None):
         for item_id, row in zip(ids, rows, strict=True):
             record = {"id": item_id, "subset": subset,
                       **{field: spatial_mm.text_or_none(row.get(field)) for field in RELEASE_FIELDS}}
-            record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [d / str(row["image_name"]) for d in dirs])
+            record[IMAGE_FIELD] = spatial_mm.read_image(item_id, [spatial_mm.under(d, row["image_name"], item_id)
+                                                                for d in dirs])
             records.append(record)
     _warn_conflicts(records)
     return datasets.Dataset.from_list(records, features=features())
@@ -84,5 +86,6 @@ def _warn_conflicts(records: list[dict]) -> None:
         if conflict:
             conflicts.append(record["id"])
     if conflicts:
-        warnings.warn(f"{BENCHMARK}: {len(conflicts)} answer(s) whose letter and text disagree; the text is taken as "
-                      f"gold: {conflicts[:20]}{' ...' if len(conflicts) > 20 else ''}", stacklevel=3)
+        warnings.warn(f"{BENCHMARK}: {len(conflicts)} answer(s) whose letter and text disagree have no gold; they stay "
+                      f"in the split as not_applicable: {conflicts[:20]}{' ...' if len(conflicts) > 20 else ''}",
+                      stacklevel=3)

@@ -108,15 +108,16 @@ def load_release(release_dir: str | Path, image_dir: str | Path | None = None,
                 raise ValueError(f"{path}: item {item_id!r}: caption_options is {type(captions).__name__}, not a list")
             records.append({"id": item_id, "subset": subset, "image_path": str(row["image_path"]),
                             "caption_options": [spatial_mm.text_or_none(c) for c in captions],
-                            IMAGE_FIELD: spatial_mm.read_image(item_id, _image_candidates(root, folder,
-                                                                                          str(row["image_path"])))})
+                            IMAGE_FIELD: spatial_mm.read_image(item_id, _image_candidates(
+                                root, folder, str(row["image_path"]), item_id))})
     return datasets.Dataset.from_list(records, features=features())
 
 
-def _image_candidates(root: Path, folder: str, image_path: str) -> list[Path]:
+def _image_candidates(root: Path, folder: str, image_path: str, item_id: str) -> list[Path]:
     pure = PurePosixPath(image_path)
     parts = pure.parts[1:] if pure.parts and pure.parts[0] == "data" else pure.parts
-    candidates = [root / pure, root.joinpath(*parts), root / folder / pure.name, root / pure.name]
+    candidates = [spatial_mm.under(root, image_path, item_id), spatial_mm.under(root, "/".join(parts), item_id),
+                  spatial_mm.under(root / folder, pure.name, item_id), spatial_mm.under(root, pure.name, item_id)]
     unique: list[Path] = []
     for candidate in candidates:
         if candidate not in unique:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ANSWER_TYPES = ("choice", "integer", "float", "text", "list")
+MAX_PRECISION = 15
+"""Most decimal places a ``float`` item may ask for: a double carries about 15 significant digits, and Python's
+decimal arithmetic (28 digits) must hold the gold rounded to them."""
 
 
 class ItemError(ValueError):
@@ -33,8 +37,16 @@ class Item:
     category: str | None = None
     """The benchmark's own question category (CV-Bench ``Depth``, 3DSRBench ``orientation_on_the_left``, ...);
     the natural perturbation-text generator keys on it. None when the benchmark has none."""
+    repairs: tuple[str, ...] = ()
+    """Versioned rules that changed the release row to make this item (``"<rule id>: what changed"``), so a
+    repaired row is never mistaken for the release's own text; empty for rows taken as they are."""
+    defect: str | None = None
+    """Why the row cannot be scored (a malformed release row that no rule repairs, e.g. an answer whose letter and
+    text disagree). Such an item stays in the split as ``not_applicable`` in every variant, counted, with this
+    reason; its gold is not checked (it has none)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "repairs", tuple(self.repairs))  # a JSON round trip gives a list
         where = f"{self.benchmark} item {self.item_id!r}"
         if not str(self.item_id).strip():
             raise ItemError(f"{self.benchmark}: an item has an empty id; every row needs its benchmark's stable id")
@@ -49,9 +61,31 @@ class Item:
             if len(self.options) > len(LETTERS):
                 raise ItemError(f"{where}: {len(self.options)} options exceed the {len(LETTERS)} letters A-Z; "
                                 f"drop the row or cut its choices to 26")
-            if not self.gold_letters:
+            empty = [letter for letter, text in zip(LETTERS, self.options) if not str(text).strip()]
+            if empty:
+                raise ItemError(f"{where}: option(s) {empty} are empty strings; every option needs its text: fix the "
+                                f"choices or drop the row in the dataset")
+            if not self.gold_letters and self.defect is None:
                 raise ItemError(f"{where}: gold answer {self.answer!r} is not among the options {list(self.options)}; "
                                 f"fix the answer or the choices, or drop the row")
+
+        if self.precision is not None:
+            self._check_precision(where)
+
+    def _check_precision(self, where: str) -> None:
+        precision = self.precision
+        if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= MAX_PRECISION:
+            raise ItemError(f"{where}: precision {precision!r} must be a whole number of decimal places from 0 to "
+                            f"{MAX_PRECISION}; fix it or drop the row in the dataset")
+        try:
+            gold = Decimal(str(self.answer).strip().replace(",", ""))
+        except InvalidOperation:
+            return  # a non-numeric gold: the variants that need a number say so themselves
+        try:
+            gold.quantize(Decimal(1).scaleb(-precision))
+        except InvalidOperation:
+            raise ItemError(f"{where}: gold answer {self.answer!r} rounded to {precision} decimal places needs more "
+                            f"than 28 digits; lower the precision or fix the answer") from None
 
     @property
     def is_multiple_choice(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Protocol
@@ -26,6 +27,7 @@ __all__ = [
     "VariantSpec",
     "KIND_VARIANTS",
     "default_generator",
+    "letter_mention",
     "probe_text",
     "perturb",
     "variant_spec",
@@ -124,12 +126,16 @@ class Perturbation:
     prefill: str | None = None
     """The exact assistant-turn prefix (no trailing whitespace); None when the variant does not prefill."""
     abstain_letter: str | None = None
+    text_source: str | None = None
+    """Which writer made the caption/rationale: ``natural/<question type>``, ``generic: <why no natural text>``
+    (the template fallback), ``file``; None where the variant has no such text or the generator does not say."""
 
     def as_record(self) -> dict:
         """JSON-safe summary for per-item records."""
         return {
             "variant": self.variant, "target": self.target, "caption": self.caption, "prefill": self.prefill,
             "abstain_letter": self.abstain_letter, "applicable": self.applicable, "reason": self.reason,
+            "text_source": self.text_source,
         }
 
 
@@ -137,7 +143,8 @@ class Generator(Protocol):
     """Writes the caption and the rationale that argue for ``target`` (a letter, or a free-form value).
 
     A generator may also define ``target(item, kind, default) -> str`` to choose the target itself (``kind`` is
-    ``wrong`` or ``gold``; ``default`` is the protocol's choice): a perturbation file does.
+    ``wrong`` or ``gold``; ``default`` is the protocol's choice): a perturbation file does; and
+    ``describe(item, target) -> str``, which names the writer of that text (``Perturbation.text_source``).
     """
 
     def caption(self, item: Item, target: str) -> str: ...
@@ -159,6 +166,9 @@ class TemplateGenerator:
 
     def rationale(self, item: Item, target: str) -> str:
         return render(self.rationale_template, **_template_vars(item, target))
+
+    def describe(self, item: Item, target: str) -> str:
+        return "generic"
 
 
 def default_generator() -> Generator:
@@ -214,7 +224,8 @@ def wrong_value(item: Item, seed: int = 0) -> str:
     """A wrong free-form value: integer gold ± 1, float gold ± 10^-precision.
 
     The direction comes from the same SHA-256 draw (even: up, odd: down); a step that would reach or cross zero
-    from a nonzero gold goes the other way, so the sign is kept. Floats are rounded to the item's precision
+    from a nonzero gold goes the other way, so the sign is kept, and a zero gold steps up (a count of 0 never
+    becomes -1; most quantities asked about are not negative). Floats are rounded to the item's precision
     (the number of decimals written in the gold when the item has none) and formatted with it.
     Raises ValueError for ``text``/``list`` answers and non-numeric golds.
     """
@@ -238,7 +249,7 @@ def wrong_value(item: Item, seed: int = 0) -> str:
     base = gold.quantize(step, rounding=ROUND_HALF_UP)
     up, down = base + step, base - step
     first, second = (up, down) if _draw(item, seed) % 2 == 0 else (down, up)
-    if gold > 0 and first <= 0 or gold < 0 and first >= 0:
+    if gold > 0 and first <= 0 or gold < 0 and first >= 0 or gold == 0 and first < 0:
         first = second
     return format(first, f".{places}f")
 
@@ -259,6 +270,8 @@ def perturb(item: Item, variant: str, config: PerturbConfig = PerturbConfig(), g
     def not_applicable(reason: str) -> Perturbation:
         return Perturbation(variant=variant, item=item, applicable=False, reason=reason)
 
+    if item.defect is not None:
+        return not_applicable(f"malformed release row: {item.defect}")
     if spec.abstain and not item.is_multiple_choice:
         return not_applicable(
             f"abstain variants need a multiple-choice item; this one is free-form ({item.answer_type})")
@@ -277,7 +290,9 @@ def perturb(item: Item, variant: str, config: PerturbConfig = PerturbConfig(), g
         if choose_target is not None:
             target = choose_target(item, kind, target)
 
-    caption = prefill = None
+    caption = prefill = text_source = None
+    if kind is not None and hasattr(generator, "describe"):
+        text_source = generator.describe(item, target)
     if spec.caption is not None:
         caption = _join(generator.caption(item, target), config.disclaimer_text if spec.disclaimer else None)
     if spec.think == "stop":
@@ -290,7 +305,7 @@ def perturb(item: Item, variant: str, config: PerturbConfig = PerturbConfig(), g
         abstain_letter = LETTERS[len(item.options)]
         shown = item.with_extra_option(config.abstain_text)
     return Perturbation(variant=variant, item=shown, applicable=True, reason=None, target=target, caption=caption,
-                        prefill=prefill, abstain_letter=abstain_letter)
+                        prefill=prefill, abstain_letter=abstain_letter, text_source=text_source)
 
 
 KIND_VARIANTS = {"wrong": "misleadcap", "gold": "truecap"}
@@ -317,6 +332,24 @@ def _target(item: Item, kind: str, seed: int) -> str:
     if kind == "gold":
         return item.gold_letters[0] if item.is_multiple_choice else item.answer.strip()
     return wrong_option(item, seed) if item.is_multiple_choice else wrong_value(item, seed)
+
+
+# "(B)", "( b )", "option B", "choice (C)", "letter D": an option letter named in a text ("f(x)" is no mention).
+_LETTER_MENTION = re.compile(r"(?<![\w)])\([ \t]?(?P<p>[A-Za-z])[ \t]?\)|\b(?i:option|choice|letter)[ \t]{1,3}\(?"
+                             r"(?P<w>[A-Z])\b")
+
+
+def letter_mention(text: str, letters=None) -> str | None:
+    """The first option-letter mention in ``text`` (``"(B)"``, ``"option C"``), or None. A misleading caption
+    states a fact about the image; one that names a letter points at the answer sheet instead.
+
+    ``letters``: the item's option letters; a mention of another letter ("the letter M" painted on a wall, in an
+    item with options A-D) is then no mention."""
+    for match in _LETTER_MENTION.finditer(text or ""):
+        named = (match.group("p") or match.group("w")).upper()
+        if letters is None or named in letters:
+            return match.group(0)
+    return None
 
 
 def _join(text: str, suffix: str | None) -> str:

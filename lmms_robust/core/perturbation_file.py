@@ -10,28 +10,48 @@ One JSON object per line (blank lines are skipped)::
 ``target`` is an option letter (multiple choice) or a value (free-form); the rationale must conclude it, as the
 parser reads conclusions, because the model continues from it. An optional ``meta`` object is kept unread
 (e.g. the model that wrote the row). Anything else is an error: a file is either used exactly or not at all.
+A caption or rationale holds plain text only: no think/answer tags (a rationale ending
+``so the answer is (C).</think><answer>C</answer>`` would hand the model its final answer) and no chat-template
+control tokens such as ``<|im_end|>``.
 
-Pure: stdlib plus the core parser.
+Read with ``lmms_robust.jsonl`` (lines end at ``\n`` only; BOM, CRLF handled; a line that is not UTF-8 or JSON, a
+lone surrogate or a torn last line is an error naming the line). Pure: stdlib plus the core parser.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from lmms_robust.core.items import Item
 from lmms_robust.core.parse import answers_match, cot_conclusion
+from lmms_robust.jsonl import JsonlError, parse_jsonl
 
 __all__ = ["KINDS", "PerturbationEntry", "PerturbationFile", "PerturbationFileError", "FileGenerator",
-           "load_perturbation_file"]
+           "load_perturbation_file", "markup_problem"]
 
 KINDS = ("wrong", "gold")
 REQUIRED_KEYS = ("benchmark", "item_id", "target", "caption", "rationale")
 OPTIONAL_KEYS = ("kind", "meta")
 _EXAMPLE = ('{"benchmark": "cv_bench", "item_id": "42", "target": "B", "caption": "...", '
             '"rationale": "..., so the answer is (B)."}')
+
+
+# Markup a model or the parser reads as structure: think/answer tags in any spacing or case, half tags such as
+# "answer>B" (the parser reads some malformed tags), and chat-template control tokens ("<|im_end|>").
+_MARKUP = re.compile(r"<[ \t]{0,8}/?[ \t]{0,8}(?:think|answer)\b(?:[ \t]{0,8}>)?|\b(?:think|answer)[ \t]{0,8}/?[ \t]{0,8}>"
+                     r"|<\|[^<>|\n]{0,64}\|>", re.IGNORECASE)
+
+
+def markup_problem(text: str) -> str | None:
+    """Why ``text`` may not be used as a caption or rationale (it holds tags or control tokens), else None."""
+    found = _MARKUP.search(text)
+    if found is None:
+        return None
+    return (f"contains {found.group(0)!r}: think/answer tags and chat control tokens are structure the model and the "
+            f"parser read, not text; remove them")
 
 
 class PerturbationFileError(ValueError):
@@ -103,15 +123,12 @@ def load_perturbation_file(path: str | Path) -> PerturbationFile:
     except IsADirectoryError:
         raise PerturbationFileError(f"perturbation file {path} is a directory; give the .jsonl file") from None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise PerturbationFileError(f"perturbation file {path} is not UTF-8 text (byte {err.start}); "
-                                    f"write it as UTF-8 JSON lines") from None
+        read = parse_jsonl(raw, path, fix=f"one JSON object per line, e.g. {_EXAMPLE}")
+    except JsonlError as err:
+        raise PerturbationFileError(f"perturbation file {path}, line {err.line}: {err.problem}; {err.fix}") from None
     entries: dict[tuple[str, str, str], PerturbationEntry] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        entry = _entry(path, number, line)
+    for number, row in read.rows:
+        entry = _entry(path, number, row)
         key = (entry.benchmark, entry.item_id, entry.kind)
         if key in entries:
             raise PerturbationFileError(
@@ -123,13 +140,8 @@ def load_perturbation_file(path: str | Path) -> PerturbationFile:
     return PerturbationFile(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), entries=entries)
 
 
-def _entry(path: Path, number: int, line: str) -> PerturbationEntry:
+def _entry(path: Path, number: int, row) -> PerturbationEntry:
     where = f"perturbation file {path}, line {number}"
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise PerturbationFileError(f"{where}: not valid JSON ({err.msg} at column {err.colno}); "
-                                    f"one JSON object per line, e.g. {_EXAMPLE}") from None
     if not isinstance(row, dict):
         raise PerturbationFileError(f"{where}: a JSON {type(row).__name__}, not an object; e.g. {_EXAMPLE}")
     missing = [key for key in REQUIRED_KEYS if key not in row]
@@ -144,6 +156,10 @@ def _entry(path: Path, number: int, line: str) -> PerturbationEntry:
     for key in REQUIRED_KEYS:
         if not isinstance(row[key], str) or not row[key].strip():
             raise PerturbationFileError(f"{where}: {key!r} must be a non-empty string, got {row[key]!r}")
+    for key in ("caption", "rationale"):
+        problem = markup_problem(row[key])
+        if problem:
+            raise PerturbationFileError(f"{where}: the {key} {problem}")
     kind = row.get("kind", "wrong")
     if kind not in KINDS:
         raise PerturbationFileError(f"{where}: kind {kind!r} is not one of {list(KINDS)}")
@@ -182,6 +198,13 @@ class FileGenerator:
     def rationale(self, item: Item, target: str) -> str:
         entry = self.entry(item, self._kind(item, target))
         return entry.rationale if entry is not None else self.fallback.rationale(item, target)
+
+    def describe(self, item: Item, target: str) -> str:
+        """``file`` for the file's rows, else what the fallback says about its own text."""
+        if self.entry(item, self._kind(item, target)) is not None:
+            return "file"
+        describe = getattr(self.fallback, "describe", None)
+        return describe(item, target) if describe is not None else "fallback"
 
     @staticmethod
     def _kind(item: Item, target: str) -> str:

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Sequence
 
 from lmms_robust.core.items import Parsed
 from lmms_robust.core.letters import brier, expected_calibration_error, summarize_letters
-from lmms_robust.core.parse import answers_match, is_correct
+from lmms_robust.core import mathcheck
+from lmms_robust.core.parse import check_correct, match_answers
 from lmms_robust.core.perturb import Perturbation, variant_spec
 
-__all__ = ["HIGHER_IS_BETTER", "METRICS", "QUADRANTS", "RECORD_KEYS", "STATUSES", "aggregate", "rejudge",
-           "score_item", "summarize"]
+__all__ = ["CONSISTENCY_SOURCES", "HIGHER_IS_BETTER", "METRICS", "QUADRANTS", "RECORD_KEYS", "STATUSES",
+           "aggregate", "item_budget_s", "rejudge", "score_item", "summarize"]
 
 QUADRANTS = ("consistent_correct", "inconsistent_correct", "consistent_incorrect", "inconsistent_incorrect",
              "undetermined")
 METRICS = ("acc", "unparsed_rate", "consistency", "undetermined_rate", "consistent_acc", "q_consistent_correct",
            "q_inconsistent_correct", "q_consistent_incorrect", "q_inconsistent_incorrect", "q_undetermined",
            "abstain_rate", "letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass", "ece", "brier",
-           "truncated_rate")
+           "truncated_rate", "unscorable_rate")
 LETTER_METRICS = ("letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass")
 _CONSISTENCY_FIELDS = ("consistency_applicable", "consistent", "correct", "quadrant")
 # The record fields each metric's aggregation reads, besides "status". lmms-eval logs every metric's value in the
@@ -31,7 +33,7 @@ _CONSISTENCY_FIELDS = ("consistency_applicable", "consistent", "correct", "quadr
 # the record were ~80% of a line).
 METRIC_FIELDS: dict[str, tuple[str, ...]] = {
     "acc": (), "unparsed_rate": (), "abstain_rate": ("abstain_letter", "abstained"),
-    "truncated_rate": ("finish_reason",), "brier": ("letter_probs", "letter_brier"),
+    "truncated_rate": ("finish_reason",), "unscorable_rate": ("unscorable",), "brier": ("letter_probs", "letter_brier"),
     "ece": ("letter_probs", "letter_predicted", "gold"),
     **{metric: (metric,) for metric in LETTER_METRICS},
     **{metric: _CONSISTENCY_FIELDS for metric in ("consistency", "undetermined_rate", "consistent_acc",
@@ -56,6 +58,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "ece": False,
     "brier": False,
     "truncated_rate": False,  # generations cut by max_new_tokens: a cap that cuts CoTs shows here
+    "unscorable_rate": False,
 }
 STATUSES = ("ok", "unparsed", "not_applicable")
 RECORD_KEYS = (
@@ -63,9 +66,21 @@ RECORD_KEYS = (
     "correct", "cot_conclusion", "consistent", "consistency_applicable", "quadrant", "abstained", "target",
     "caption", "prefill", "prefill_chars", "abstain_letter", "letter_probs", "letter_mass", "letter_forced",
     "letter_entropy", "letter_entropy_norm", "p_correct", "letter_predicted", "letter_brier", "consistency_source",
-    "judge_verdict", "finish_reason", "output_tokens", "seed", "perturbations", "provenance",
+    "judge_verdict", "finish_reason", "output_tokens", "seed", "perturbations", "provenance", "not_applicable_reason",
+    "text_source", "repairs", "judge_model", "rules_consistent", "unscorable", "unscorable_reason",
 )
-COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined", "n_letter_items")
+CONSISTENCY_SOURCES = ("rules", "judge")
+"""Who decided a record's consistency: the parser's rules, or an LLM judge (``judge_model`` names it)."""
+BUDGET_ENV = "LMMS_ROBUST_SCORE_BUDGET_S"
+
+
+def item_budget_s() -> float:
+    """Seconds of math-verify work one item's scoring may take (``LMMS_ROBUST_SCORE_BUDGET_S``, default twice the
+    per-comparison default); its two comparisons (answer vs gold, CoT conclusion vs answer) get half each."""
+    return float(os.environ.get(BUDGET_ENV) or 2 * mathcheck.DEFAULT_BUDGET_S)
+
+
+COUNTS = ("n_items", "n_scored", "n_not_applicable", "n_unparsed", "n_undetermined", "n_letter_items", "n_unscorable")
 
 
 def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None = None,
@@ -118,6 +133,11 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
         "seed": (run or {}).get("seed"),
         "perturbations": (run or {}).get("perturbations"),
         "provenance": provenance,
+        # why a variant does not apply, who wrote the caption/rationale, which rules repaired a malformed row
+        "not_applicable_reason": None if pert.applicable else pert.reason,
+        "text_source": pert.text_source,
+        "repairs": list(item.repairs),
+        "unscorable": False,
     }
     if not pert.applicable:
         return record
@@ -139,17 +159,28 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
     record["answer"] = parsed.answer if answered else None
     record["answer_source"] = parsed.source if answered else None
     record["cot_conclusion"] = parsed.cot_conclusion
-    record["correct"] = bool(answered and is_correct(parsed, item))
+    half = item_budget_s() / 2  # per comparison, so an item never spends more than its budget in math-verify
+    undecided = []
+    correct = check_correct(parsed, item, budget_s=half) if answered else False
+    if correct is None:
+        undecided.append("answer vs gold")
+    record["correct"] = correct is True
     record["abstained"] = bool(answered and pert.abstain_letter is not None
                                and parsed.answer.strip().upper() == pert.abstain_letter)
     if consistency_applicable:
+        consistent = None
         if answered and parsed.cot_conclusion is not None:
-            consistent = bool(answers_match(parsed.cot_conclusion, parsed.answer, item))
-            record["consistent"] = consistent
-            record["quadrant"] = (f"{'consistent' if consistent else 'inconsistent'}_"
-                                  f"{'correct' if record['correct'] else 'incorrect'}")
-        else:
-            record["quadrant"] = "undetermined"
+            consistent = match_answers(parsed.cot_conclusion, parsed.answer, item, budget_s=half)
+            if consistent is None:
+                undecided.append("CoT conclusion vs answer")
+        record["consistent"] = consistent
+        record["rules_consistent"] = consistent
+        record["quadrant"] = "undetermined" if consistent is None else (
+            f"{'consistent' if consistent else 'inconsistent'}_{'correct' if record['correct'] else 'incorrect'}")
+    if undecided:
+        record["unscorable"] = True
+        record["unscorable_reason"] = (f"{' and '.join(undecided)}: math-verify did not decide within "
+                                       f"{half:g} s (or the expression is one sympy may never finish)")
     return record
 
 
@@ -182,6 +213,8 @@ def aggregate(records: Sequence[dict], metric: str) -> float | None:
         return _share([r for r in scored if r["abstain_letter"] is not None], lambda r: r["abstained"] is True)
     if metric == "truncated_rate":
         return _share([r for r in scored if r["finish_reason"] is not None], lambda r: r["finish_reason"] == "length")
+    if metric == "unscorable_rate":  # counted as not correct (and undetermined) where math-verify could not decide
+        return _share(scored, lambda r: r.get("unscorable") is True)
 
     if metric in LETTER_METRICS:
         return _mean([r[metric] for r in scored if r[metric] is not None])
@@ -208,7 +241,8 @@ def rejudge(record: dict, verdict: str, judge_name: str) -> dict:
     """The record with consistency decided by an LLM judge's verdict instead of the rules (PROTOCOL.md §4).
 
     ``consistent``/``inconsistent`` decide; any other verdict (no_conclusion, undetermined, not_applicable) leaves
-    the item undetermined. The rules' ``cot_conclusion`` stays in the record for comparison.
+    the item undetermined. ``consistency_source`` becomes ``judge`` and ``judge_model`` names it; the rules'
+    ``cot_conclusion`` and ``rules_consistent`` stay in the record for comparison.
     """
     if record["status"] == "not_applicable" or not record["consistency_applicable"]:
         return record
@@ -216,11 +250,12 @@ def rejudge(record: dict, verdict: str, judge_name: str) -> dict:
     quadrant = "undetermined" if consistent is None else (
         f"{'consistent' if consistent else 'inconsistent'}_{'correct' if record['correct'] else 'incorrect'}")
     return {**record, "consistent": consistent, "quadrant": quadrant, "judge_verdict": verdict,
-            "consistency_source": f"judge:{judge_name}"}
+            "consistency_source": "judge", "judge_model": judge_name}
 
 
 def summarize(records: Sequence[dict]) -> dict[str, float | int | None]:
-    """Every metric plus the counts: n_items, n_scored, n_not_applicable, n_unparsed, n_undetermined.
+    """Every metric plus the counts: n_items, n_scored, n_not_applicable, n_unparsed, n_undetermined, n_letter_items,
+    n_unscorable.
 
     ``n_undetermined`` is None where no record has a CoT to judge (stopthink), like the consistency metrics.
     """
@@ -234,6 +269,7 @@ def summarize(records: Sequence[dict]) -> dict[str, float | int | None]:
     summary["n_unparsed"] = sum(1 for r in scored if r["status"] == "unparsed")
     summary["n_undetermined"] = sum(1 for r in judged if r["quadrant"] == "undetermined") if judged else None
     summary["n_letter_items"] = sum(1 for r in scored if r["letter_probs"] is not None)
+    summary["n_unscorable"] = sum(1 for r in scored if r.get("unscorable") is True)
     return summary
 
 

@@ -65,7 +65,7 @@ def perturbation_source() -> PerturbationFile | None:
 def perturbation_to_json(pert: Perturbation) -> str:
     payload = {"variant": pert.variant, "item": asdict(pert.item), "applicable": pert.applicable, "reason": pert.reason,
                "target": pert.target, "caption": pert.caption, "prefill": pert.prefill,
-               "abstain_letter": pert.abstain_letter}
+               "abstain_letter": pert.abstain_letter, "text_source": pert.text_source}
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
@@ -94,6 +94,40 @@ def run_from_doc(doc: dict) -> dict:
 
 def source_label(source: PerturbationFile | None) -> str:
     return f"file sha256:{source.sha256}" if source is not None else "generator"
+
+
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, TypeError, AttributeError)
+"""What reading a doc's image raises (PIL's UnidentifiedImageError is an OSError; a string where an image belongs
+gives AttributeError); PIL's DecompressionBombError is added where PIL is imported."""
+
+
+def image_errors() -> tuple[type[BaseException], ...]:
+    from PIL import Image
+
+    return (*IMAGE_ERRORS, Image.DecompressionBombError)
+
+
+def image_error(task: str | None, doc: dict | None, doc_id, exc: BaseException) -> ItemError:
+    """The ItemError for an image that cannot be read: the task, doc and item, what went wrong, and the fix."""
+    from PIL import Image
+
+    item = (doc or {}).get("lr_item_id")
+    where = f"task {task} doc {doc_id}" + (f" (item {item!r})" if item is not None else "")
+    limit = f" of at most {2 * Image.MAX_IMAGE_PIXELS:,} pixels" if Image.MAX_IMAGE_PIXELS else ""
+    return ItemError(f"{where}: its image cannot be read ({type(exc).__name__}: {exc}); the image column must hold "
+                     f"decodable images (a datasets Image feature){limit}: re-download or fix that image, or drop "
+                     f"the row")
+
+
+def fetch_doc(task_dict: dict, task: str, split: str, doc_id: int) -> dict:
+    """``task_dict[task][split][doc_id]`` (the datasets row decodes its image here): an image that cannot be decoded
+    is an ItemError naming the task, the doc, the item and the fix, not a bare PIL traceback."""
+    docs = task_dict[task][split]
+    try:
+        return docs[doc_id]
+    except image_errors() as exc:
+        ids = docs.select_columns(["lr_item_id"])[doc_id] if "lr_item_id" in docs.column_names else None
+        raise image_error(task, ids, doc_id, exc) from exc
 
 
 def build_docs(dataset, benchmark: str, variant: str, config: PerturbConfig | None = None,

@@ -9,7 +9,7 @@ from functools import lru_cache, partial
 from lmms_robust.benchmarks import benchmark_module
 from lmms_robust.core.parse import parse_response
 from lmms_robust.core.scoring import METRICS, aggregate, metric_values, rejudge, score_item
-from lmms_robust.harness.docs import perturbation_from_doc, run_from_doc
+from lmms_robust.harness.docs import image_error, image_errors, perturbation_from_doc, run_from_doc
 from lmms_robust.harness.filters import decode_response
 from lmms_robust.harness.provenance import versions
 from lmms_robust.presets import presets
@@ -59,7 +59,10 @@ def _messages(doc: dict, pert, preset=None) -> list[dict]:
 
 
 def _images(doc: dict, pert) -> list:
-    return benchmark_module(pert.item.benchmark).images(doc)
+    try:
+        return benchmark_module(pert.item.benchmark).images(doc)
+    except image_errors() as exc:  # a path string, undecodable bytes, a decompression bomb: name the item
+        raise image_error(f"{pert.item.benchmark}_{pert.variant}", doc, doc.get("lr_doc_id"), exc) from exc
 
 
 def _user_text(pert, preset=None) -> str:
@@ -115,12 +118,35 @@ def process_results(doc: dict, results: list) -> dict:
                         output_tokens=meta.get("output_tokens"), run=run_from_doc(doc),
                         provenance={**versions(), "model": meta.get("model")})
     judge = configured_judge()
-    if judge is not None and parsed is not None:
+    if judge is not None and parsed is not None and (judge_mode() == "all" or _rules_left_open(record, parsed)):
         record = rejudge(record, _judge_verdict(judge, parsed, pert.item, record), judge.model)
     return metric_values(record)
 
 
 JUDGE_ENV = ("LMMS_ROBUST_JUDGE_URL", "LMMS_ROBUST_JUDGE_MODEL", "LMMS_ROBUST_JUDGE_CACHE")
+JUDGE_MODE_ENV = "LMMS_ROBUST_JUDGE_MODE"
+JUDGE_MODES = ("all", "rules_first")
+
+
+class JudgeConfigError(SystemExit):
+    """A judge setting no run can use; a SystemExit so that lmms-eval's retry of process_results cannot swallow it
+    into a silently dropped task."""
+
+
+def judge_mode() -> str:
+    """``all`` (the judge decides every item it can judge) or ``rules_first`` (the rules decide where they find a
+    conclusion; the judge is asked only about parsed answers with a CoT that the rules leave undetermined)."""
+    mode = (os.environ.get(JUDGE_MODE_ENV) or "all").strip().lower()
+    if mode not in JUDGE_MODES:
+        raise JudgeConfigError(f"{JUDGE_MODE_ENV}={mode!r} is not a judge mode; use one of {', '.join(JUDGE_MODES)} "
+                               f"(unset: all)")
+    return mode
+
+
+def _rules_left_open(record: dict, parsed) -> bool:
+    """Rules first: ask the judge only where it has something to judge and the rules found no conclusion."""
+    return (record["consistency_applicable"] and record["status"] == "ok" and bool((parsed.cot or "").strip())
+            and record["consistent"] is None)
 _judge_lock = threading.Lock()
 _judges: dict[tuple, object] = {}
 

@@ -113,10 +113,14 @@ def strict_agreement(labels_by_judge: Mapping[str, Labels]) -> dict:
             "strict_agreement": unanimous / len(rows) if rows else None, "fleiss_kappa": fleiss}
 
 
+DECIDED = ("consistent", "inconsistent")
+
+
 def rule_vs_judge(rule: Labels, judge: Labels) -> dict:
     """The rules against one judge: agreement, Cohen's kappa and the confusion counts ``{rule: {judge: n}}``.
 
-    Items the judge left ``undetermined`` (or the rules did not label) are excluded and counted.
+    Items the judge left ``undetermined`` (or the rules did not label) are excluded and counted. Also agreement
+    where both decided (both said consistent or inconsistent): ``n_both_decided``, ``agreement_both_decided``.
     """
     result = pairwise(rule, judge)
     confusion = {r: {j: 0 for j in LABELS} for r in LABELS}
@@ -124,6 +128,9 @@ def rule_vs_judge(rule: Labels, judge: Labels) -> dict:
         if _labelled(value) and _labelled(rule.get(key)):
             confusion[rule[key]][value] += 1
     result["confusion"] = confusion
+    both = [(rule[k], v) for k, v in judge.items() if v in DECIDED and rule.get(k) in DECIDED]
+    result["n_both_decided"] = len(both)
+    result["agreement_both_decided"] = sum(a == b for a, b in both) / len(both) if both else None
     return result
 
 

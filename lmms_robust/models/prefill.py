@@ -5,7 +5,7 @@ message becomes a closed turn followed by a fresh one. Here a trailing assistant
 (``continue_final_message=True``): the model's first new token follows the prefix directly.
 
 ``ChatBackend`` is what every engine shares (model_args, prompt preset, stop ids, provenance, rendering, request
-order, doc lookup, generation settings, finish reasons); ``PrefillChatModel`` is the transformers engine on top of
+order, doc lookup, the response log, generation settings, finish reasons); ``PrefillChatModel`` is the transformers engine on top of
 it, and ``lmms_robust.models.vllm_backend`` the vLLM one. A transformers subclass supplies three things: how to
 load the checkpoint, which config ``model_type`` it accepts, and how to turn rendered texts plus HF-style messages
 into model inputs. Everything else (batching, data parallelism, progress, cache hooks) lives here.
@@ -13,6 +13,7 @@ into model inputs. Everything else (batching, data parallelism, progress, cache 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Sequence
 
 import torch
@@ -25,10 +26,11 @@ from tqdm import tqdm
 from lmms_robust.core.letters import answer_context
 from lmms_robust.core.trailer import attach
 from lmms_robust.harness import provenance
-from lmms_robust.harness.docs import perturbation_from_doc
+from lmms_robust.harness.docs import fetch_doc, perturbation_from_doc
 from lmms_robust.harness.hooks import conversation
-from lmms_robust.presets import choose as choose_preset
 from lmms_robust.models.letter_probs import continuation_paths, letter_masses
+from lmms_robust.models.response_log import ResponseLog, request_key
+from lmms_robust.presets import choose as choose_preset
 
 
 # the most generation logits a batch keeps for its letter pass (float32): 4 GiB is batch 8 x 820 steps of Qwen's
@@ -54,7 +56,7 @@ class ChatBackend(lmms):
 
     def __init__(self, pretrained: str, batch_size: int | str = 1, system_prompt: str | None = None,
                  max_new_tokens: int | None = None, letter_probs: bool = True, preset: str | None = None,
-                 **kwargs) -> None:
+                 response_log: str | None = None, **kwargs) -> None:
         super().__init__()
         self._check_architecture(pretrained, kwargs.get("revision"))
         self.accelerator = Accelerator()
@@ -77,6 +79,10 @@ class ChatBackend(lmms):
         self.stop_token_ids = self._stop_token_ids()
         self.model_info = self._model_info(pretrained)
         provenance.record_model(self.model_info)
+        # responses logged as they finish, read back on restart (models/response_log.py)
+        self.response_log = ResponseLog(response_log, self.rank) if response_log else None
+        for line in (self.response_log.skipped if self.response_log else []):
+            print(f"{self.backend_name}: response log: {line}", flush=True)
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
@@ -119,6 +125,9 @@ class ChatBackend(lmms):
             **self.preset_choice.describe(),
             "dtype": self.dtype_name,
             "stop_token_ids": ",".join(map(str, self.stop_token_ids)),
+            "batch_size": self.batch_size_per_gpu,
+            "letter_probs": self.letter_probs,
+            "max_new_tokens_cap": self.max_new_tokens_cap,
         }
 
     def _check_architecture(self, pretrained: str, revision: str | None = None) -> None:
@@ -167,18 +176,42 @@ class ChatBackend(lmms):
                                                       continue_final_message=True)
         return self.processor.apply_chat_template(hf_messages, tokenize=False, add_generation_prompt=True)
 
-    @staticmethod
-    def request_order(requests: list[Instance]) -> list[int]:
-        """Request indices by task, then doc id (a task's docs, and the images they share, sit together)."""
-        return sorted(range(len(requests)), key=lambda i: (requests[i].args[4], requests[i].args[3]))
-
-    def conversation(self, request: Instance) -> tuple[dict, list[dict], str]:
-        """The request's doc, its HF-style messages (our docs: in this run's preset) and their rendered text."""
-        _ctx, doc_to_messages, _gen_kwargs, doc_id, task, split = request.args
-        doc = self.task_dict[task][split][doc_id]
+    def _prepare(self, request: Instance) -> "Prompt":
+        """One request rendered once: its doc, HF messages (our docs: in this run's preset), text, log key."""
+        _ctx, doc_to_messages, gen_kwargs, doc_id, task, split = request.args
+        doc = fetch_doc(self.task_dict, task, split, doc_id)
         raw = conversation(doc, self.preset_choice.preset) if "lr_perturbation" in doc else doc_to_messages(doc)
         messages = ChatMessages(messages=raw).to_hf_messages()
-        return doc, messages, self.render(messages)
+        text = self.render(messages)
+        key = None
+        if self.response_log is not None:
+            key = request_key(task, doc.get("lr_item_id", doc_id), text, dict(gen_kwargs or {}), self.model_info)
+        return Prompt(doc, messages, text, key, task, doc.get("lr_item_id", doc_id))
+
+    def resume(self, requests: list[Instance]) -> tuple[list["Prompt"], list[GenerationResult | None], list[int]]:
+        """Every request prepared; those the response log holds answered from it; the indices of the rest, by
+        task then doc id (a task's docs, and the images they share, sit together)."""
+        prepared = [self._prepare(request) for request in requests]
+        results: list[GenerationResult | None] = [None] * len(requests)
+        todo = []
+        for index, (request, prompt) in enumerate(zip(requests, prepared)):
+            logged = self.response_log.get(prompt.key) if self.response_log else None
+            if logged is None:
+                todo.append(index)
+                continue
+            self.cache_hook.add_partial("generate_until", (prompt.text, request.args[2]), logged)
+            results[index] = GenerationResult(text=logged)
+        if self.response_log and self.rank == 0:
+            print(f"{self.backend_name}: {len(requests) - len(todo)} of {len(requests)} responses resumed from "
+                  f"{self.response_log.directory}; generating {len(todo)}", flush=True)
+        return prepared, results, sorted(todo, key=lambda i: (requests[i].args[4], requests[i].args[3]))
+
+    def respond(self, request: Instance, prompt: "Prompt", answer: str, n_tokens: int) -> GenerationResult:
+        """A finished response: into lmms-eval's cache hook and our response log, as lmms-eval's result."""
+        self.cache_hook.add_partial("generate_until", (prompt.text, request.args[2]), answer)
+        if self.response_log is not None:
+            self.response_log.add(prompt.key, answer, prompt.task, prompt.item_id)
+        return GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens))
 
     def generation_settings(self, gen_kwargs: dict | None) -> dict:
         """A request's ``until`` (non-empty strings), ``max_new_tokens`` (capped by model_args), ``temperature``
@@ -270,20 +303,24 @@ class PrefillChatModel(ChatBackend):
         return self._device
 
     def generate_until(self, requests: List[Instance]) -> List[GenerationResult]:
-        order = self.request_order(requests)
-        results: list[GenerationResult | None] = [None] * len(requests)
-        progress = tqdm(total=len(requests), disable=self.rank != 0, desc=f"{self.backend_name} responding")
+        prepared, results, order = self.resume(requests)
+        progress = tqdm(total=len(order), disable=self.rank != 0, desc=f"{self.backend_name} responding")
         for start in range(0, len(order), self.batch_size):
             # one batch holds only identical generation settings
             for group in _group_by_gen_kwargs(requests, order[start:start + self.batch_size]):
-                for index, result in zip(group, self._generate_batch([requests[i] for i in group])):
+                batch = [(requests[i], prepared[i]) for i in group]
+                for index, result in zip(group, self._generate_batch(batch)):
                     results[index] = result
+                if self.response_log:
+                    self.response_log.flush()
                 progress.update(len(group))
         progress.close()
         return results
 
-    def _generate_batch(self, batch: list[Instance]) -> list[GenerationResult]:
-        docs, hf_messages, texts = map(list, zip(*(self.conversation(request) for request in batch)))
+    def _generate_batch(self, pairs: list[tuple[Instance, "Prompt"]]) -> list[GenerationResult]:
+        batch = [request for request, _ in pairs]
+        prompts = [prompt for _, prompt in pairs]
+        docs, hf_messages, texts = [p.doc for p in prompts], [p.messages for p in prompts], [p.text for p in prompts]
         settings = self.generation_settings(batch[0].args[2])
         until, max_new_tokens, temperature = settings["until"], settings["max_new_tokens"], settings["temperature"]
         sampling = {"do_sample": True, "temperature": temperature, "top_p": settings["top_p"]} if temperature > 0 else {"do_sample": False}
@@ -302,8 +339,8 @@ class PrefillChatModel(ChatBackend):
         prompt_len = inputs["input_ids"].shape[1]
         rope_deltas = getattr(getattr(self.model, "model", None), "rope_deltas", None) if keep else None
         results, images_before = [], 0
-        for row, (request, letters, messages, text, sequence) in enumerate(
-                zip(batch, option_letters, hf_messages, texts, out.sequences)):
+        for row, (request, prompt, letters, messages, sequence) in enumerate(
+                zip(batch, prompts, option_letters, hf_messages, out.sequences)):
             answer, finish_reason, n_tokens = self._finish(sequence[prompt_len:].tolist(), until)
             n_images = _count_images(messages)
             distribution = None
@@ -316,8 +353,7 @@ class PrefillChatModel(ChatBackend):
             images_before += n_images
             answer = attach(answer, letters=distribution, finish_reason=finish_reason, output_tokens=n_tokens,
                             model=self.model_info)
-            self.cache_hook.add_partial("generate_until", (text, request.args[2]), answer)
-            results.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
+            results.append(self.respond(request, prompt, answer, n_tokens))
         return results
 
     def letter_distribution(self, messages: list[dict], assistant_text: str, letters: Sequence[str],
@@ -411,6 +447,18 @@ def _row_inputs(inputs, row: int, pad: int, images_before: int, n_images: int):
         else:
             return None  # a side input of unknown layout: let the letter pass preprocess afresh
     return out
+
+
+@dataclass
+class Prompt:
+    """One request, rendered once: its doc, HF messages, chat-template text and response-log key."""
+
+    doc: dict
+    messages: list[dict]
+    text: str
+    key: str | None
+    task: str
+    item_id: object
 
 
 class Generation:

@@ -20,7 +20,7 @@ from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
 from lmms_robust.core.letters import answer_context
 from lmms_robust.core.trailer import attach
 from lmms_robust.models.letter_probs import branches, continuation_paths, letter_masses
-from lmms_robust.models.prefill import ChatBackend, _prefill_text
+from lmms_robust.models.prefill import ChatBackend, Prompt, _prefill_text
 
 # vLLM's cap on logprob_token_ids per request (vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS in 0.32)
 MAX_SCORED_TOKENS = 128
@@ -36,13 +36,12 @@ class _Pending:
 
     index: int
     request: Instance
-    text: str
+    prompt: Prompt
     until: list[str]
     answer: str
     finish_reason: str
     n_tokens: int
     letters: tuple[str, ...] | None
-    messages: list[dict]
     images: list | None
 
 
@@ -50,7 +49,7 @@ class VllmRobust(ChatBackend):
     """model_args: ``pretrained``; ``tensor_parallel_size`` (1), ``dtype`` (bfloat16), ``max_model_len`` (the
     checkpoint's), ``gpu_memory_utilization`` (0.9), ``min_pixels``/``max_pixels`` (as qwen2_5_vl_robust),
     ``enable_prefix_caching`` (true), ``enforce_eager`` (false), ``seed`` (0); and those every backend of ours
-    takes: ``preset``, ``system_prompt``, ``max_new_tokens``, ``letter_probs``. Data parallel: each lmms-eval rank
+    takes: ``preset``, ``system_prompt``, ``max_new_tokens``, ``letter_probs``, ``response_log``. Data parallel: each lmms-eval rank
     runs its own engine on its own GPUs (rank r takes GPUs r·tp … r·tp+tp−1)."""
 
     accepted_model_types = ("qwen2_5_vl",)
@@ -141,27 +140,26 @@ class VllmRobust(ChatBackend):
 
     # --- the run ------------------------------------------------------------------------------------------
     def generate_until(self, requests: list[Instance]) -> list[GenerationResult]:
-        order = self.request_order(requests)
+        prepared, results, order = self.resume(requests)
         prompts, params, pending = [], [], []
         for index in order:
-            request = requests[index]
-            doc, messages, text = self.conversation(request)
+            request, prompt = requests[index], prepared[index]
             settings = self.generation_settings(request.args[2])
-            images = self._images(messages)
-            prompts.append(self._prompt(self._ids(text), images))
+            images = self._images(prompt.messages)
+            prompts.append(self._prompt(self._ids(prompt.text), images))
             params.append(self._sampling(settings))
-            letters = self._option_letters(doc) if self.letter_probs else None
-            pending.append(_Pending(index, request, text, settings["until"], "", "", 0, letters, messages, images))
-        outputs = self.engine.generate(prompts, params, use_tqdm=self.rank == 0)
+            letters = self._option_letters(prompt.doc) if self.letter_probs else None
+            pending.append(_Pending(index, request, prompt, settings["until"], "", "", 0, letters, images))
+        outputs = self.engine.generate(prompts, params, use_tqdm=self.rank == 0) if prompts else []
         for item, output in zip(pending, outputs):
             item.answer, item.finish_reason, item.n_tokens = self._finish(list(output.outputs[0].token_ids), item.until)
         distributions = self.letter_distributions([item for item in pending if item.letters])
-        results: list[GenerationResult | None] = [None] * len(requests)
         for item in pending:
             answer = attach(item.answer, letters=distributions.get(item.index), finish_reason=item.finish_reason,
                             output_tokens=item.n_tokens, model=self.model_info)
-            self.cache_hook.add_partial("generate_until", (item.text, item.request.args[2]), answer)
-            results[item.index] = GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=item.n_tokens))
+            results[item.index] = self.respond(item.request, item.prompt, answer, item.n_tokens)
+        if self.response_log:
+            self.response_log.flush()
         return results
 
     def letter_distributions(self, items: list[_Pending]) -> dict[int, dict]:
@@ -170,8 +168,9 @@ class VllmRobust(ChatBackend):
 
         plans, contexts, index_of = [], [], {}
         for item in items:
-            context, forced = answer_context(_prefill_text(item.messages) + item.answer)
-            head = item.messages[:-1] if item.messages[-1]["role"] == "assistant" else item.messages
+            messages = item.prompt.messages
+            context, forced = answer_context(_prefill_text(messages) + item.answer)
+            head = messages[:-1] if messages[-1]["role"] == "assistant" else messages
             head_ids = self._ids(self.render(head))
             prefix, paths = continuation_paths(lambda text: self._tokenizer(text, add_special_tokens=False)["input_ids"],
                                                context, item.letters)

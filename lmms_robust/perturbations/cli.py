@@ -26,14 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def add_write_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from lmms_robust.benchmarks import BENCHMARKS
-    from lmms_robust.perturbations.writer import API_KEY_ENV
+    from lmms_robust.perturbations.writer import API_KEY_ENV, add_split_arguments
 
-    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
-    parser.add_argument("--data", default=None,
-                        help="a save_to_disk folder or parquet file(s) in the benchmark's schema (default: the "
-                             "Hugging Face dataset our task YAML reads)")
-    parser.add_argument("--split", default=None, help="split to read (default: the task's split)")
+    add_split_arguments(parser)
     parser.add_argument("--base-url", required=True, help="OpenAI-compatible server root, e.g. http://127.0.0.1:8000")
     parser.add_argument("--model", required=True, help="model name as the server knows it (recorded in each row)")
     parser.add_argument("-o", "--out", required=True,
@@ -50,7 +45,8 @@ def add_write_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--max-concurrency", type=int, default=8, help="requests in flight at most (default 8)")
     parser.add_argument("--retries", type=int, default=3,
                         help="extra tries per item after a timeout, a 5xx/429 or an unusable reply (default 3)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds per request in all: connecting, sending, the whole reply (default 60)")
     parser.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubled each time")
     parser.add_argument("--max-tokens", type=int, default=None, help="max_tokens of each request (default: server's)")
     parser.add_argument("--api-key-env", default=API_KEY_ENV,
@@ -62,6 +58,7 @@ def add_write_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 def run_write(args: argparse.Namespace) -> int:
     from lmms_robust.core.items import ItemError
     from lmms_robust.llm import ChatClient, api_key_from_env
+    from lmms_robust.outputs import check_apart
     from lmms_robust.perturbations.writer import (
         PromptTemplate,
         WriterError,
@@ -75,6 +72,9 @@ def run_write(args: argparse.Namespace) -> int:
     cache_dir = (None if args.no_cache else Path(args.cache_dir) if args.cache_dir
                  else out.parent / ".perturbation_cache")
     try:
+        # -o is rewritten in place: never one of the inputs, never in their folders (OutputError is a ValueError)
+        check_apart(out, "-o", [("--data", args.data), ("--prompt-template", args.prompt_template),
+                                ("--cache-dir", cache_dir)])
         kinds = parse_kinds(args.kinds)
         template = PromptTemplate(args.prompt_template)
         client = ChatClient(args.base_url, args.model, api_key=api_key_from_env(args.api_key_env),

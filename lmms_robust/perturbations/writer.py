@@ -8,10 +8,12 @@ Items a caption/rationale variant does not apply to (``text``/``list`` answers, 
 
 Every reply is checked before it is written, with the perturbation file's own validator (``FileGenerator``): JSON
 with both strings (a Markdown code fence around it is tolerated), no option letter such as ``(B)`` in the caption,
-no think/answer tags, and a rationale that concludes the target as the parser reads it. A rationale that concludes
-nothing gets one deterministic repair, `` So the answer is (X).`` appended, and is checked again; one that concludes
-another answer is refused. A refused reply counts as a failed try and is asked again within ``retries``; an item still
-without a valid reply is not written (nothing is ever made up): it is listed, and a re-run asks for exactly those.
+no think/answer tags or chat control tokens, and a rationale that concludes the target as the parser reads it. A
+rationale that concludes nothing and names no other answer (``other_answer_named``: no other option letter or text,
+no other number) gets one deterministic repair, `` So the answer is (X).`` appended, and is checked again; one that
+concludes or names another answer is refused. A refused reply counts as a failed try and is asked again within
+``retries``; an item still without a valid reply is not written (nothing is ever made up): it is listed, and a re-run
+asks for exactly those. A user's ``--prompt-template`` is rendered in Jinja's sandbox.
 
 Cache and resume: valid replies are cached on disk keyed by (model, rendered prompt); each finished row is appended to
 the output at once (one flushed line), a re-run with the same output keeps the rows already there, and the file is
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -31,7 +32,12 @@ from pathlib import Path
 
 from lmms_robust.core.items import Item, ItemError
 from lmms_robust.core.parse import answers_match, cot_conclusion
-from lmms_robust.core.perturb import KIND_VARIANTS, PerturbConfig, probe_text  # noqa: F401 (KIND_VARIANTS re-exported)
+from lmms_robust.core.perturb import (  # noqa: F401 (KIND_VARIANTS re-exported)
+    KIND_VARIANTS,
+    PerturbConfig,
+    letter_mention,
+    probe_text,
+)
 from lmms_robust.core.perturbation_file import (
     KINDS,
     OPTIONAL_KEYS,
@@ -40,13 +46,15 @@ from lmms_robust.core.perturbation_file import (
     PerturbationEntry,
     PerturbationFile,
     PerturbationFileError,
+    markup_problem,
 )
+from lmms_robust.jsonl import JsonlError, dumps_line, read_jsonl, write_jsonl
 from lmms_robust.llm import ChatClient, JsonlCache, cache_key
 
 __all__ = [
     "API_KEY_ENV", "CACHE_FILE", "DEFAULT_TEMPLATE", "KIND_VARIANTS", "DatasetSource", "Failure", "Job",
-    "PromptTemplate", "Reply", "Skipped", "WriteResult", "WriterError", "check_reply", "dataset_source", "load_items",
-    "load_split", "plan", "write_perturbations",
+    "PromptTemplate", "Reply", "Skipped", "WriteResult", "WriterError", "add_split_arguments", "check_reply",
+    "dataset_source", "load_items", "load_split", "plan", "write_perturbations",
 ]
 
 API_KEY_ENV = "LMMS_ROBUST_LLM_API_KEY"
@@ -96,11 +104,22 @@ def dataset_source(benchmark: str) -> DatasetSource:
                          split=str(config["test_split"]), kwargs=kwargs)
 
 
+def add_split_arguments(parser) -> None:
+    """``--benchmark``, ``--data``, ``--split``: what ``load_split`` reads (the commands that read a split share them)."""
+    from lmms_robust.benchmarks import BENCHMARKS
+
+    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
+    parser.add_argument("--data", default=None,
+                        help="a save_to_disk folder, parquet file(s) or a .jsonl of rows in the benchmark's schema "
+                             "(default: the Hugging Face dataset our task YAML reads)")
+    parser.add_argument("--split", default=None, help="split to read (default: the task's split)")
+
+
 def load_split(benchmark: str, data: str | Path | None = None, split: str | None = None):
     """The benchmark's split as a ``datasets.Dataset``.
 
-    ``data``: a ``save_to_disk`` folder (a DatasetDict, or one Dataset), a folder of ``*.parquet`` files, or one
-    parquet file, in the benchmark's schema. None: the Hugging Face dataset our task YAML reads. ``split`` defaults to
+    ``data``: a ``save_to_disk`` folder (a DatasetDict, or one Dataset), a folder of ``*.parquet`` files, one
+    parquet file, or a ``.jsonl`` file, in the benchmark's schema. None: the Hugging Face dataset our task YAML reads. ``split`` defaults to
     the task's split.
     """
     import datasets
@@ -125,9 +144,11 @@ def load_split(benchmark: str, data: str | Path | None = None, split: str | None
             raise WriterError(f"{data}: no dataset_dict.json (save_to_disk) and no *.parquet files")
     elif data.suffix == ".parquet":
         files = [str(data)]
+    elif data.suffix == ".jsonl":  # rows in the benchmark's schema, one JSON object a line (images as file names)
+        return datasets.load_dataset("json", data_files={split: [str(data)]}, split=split)
     else:
-        raise WriterError(f"--data {data}: give a folder written by datasets' save_to_disk, or parquet file(s) in "
-                          f"the benchmark's schema")
+        raise WriterError(f"--data {data}: give a folder written by datasets' save_to_disk, parquet file(s) or a "
+                          f".jsonl file in the benchmark's schema")
     return datasets.load_dataset("parquet", data_files={split: files}, split=split)
 
 
@@ -220,35 +241,26 @@ def prompt_variables(item: Item, kind: str, target: str) -> dict:
 
 
 class PromptTemplate:
-    """The shipped ``perturbation_writer.jinja``, or a user's Jinja file (``path``), rendered with strict variables."""
+    """The shipped ``perturbation_writer.jinja``, or a user's Jinja file (``path``), rendered with strict variables
+    in Jinja's sandbox (``lmms_robust.resources.UserTemplate``: a template formats its variables, it runs no code)."""
 
     def __init__(self, path: str | Path | None = None):
-        import jinja2
+        from lmms_robust.resources import TemplateError, UserTemplate, templates_dir
 
-        if path is None:
-            from lmms_robust.resources import templates_dir
-
-            self.name, directory, file = DEFAULT_TEMPLATE, templates_dir(), DEFAULT_TEMPLATE
-        else:
-            path = Path(path)
-            if not path.is_file():
-                raise WriterError(f"--prompt-template {path} is not a file")
-            self.name, directory, file = str(path), path.resolve().parent, path.name
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(directory)), undefined=jinja2.StrictUndefined,
-                                 keep_trailing_newline=False, autoescape=False)
+        self.name = DEFAULT_TEMPLATE if path is None else str(path)
         try:
-            self._template = env.get_template(file)
-        except jinja2.TemplateSyntaxError as exc:
-            raise WriterError(f"prompt template {self.name}, line {exc.lineno}: {exc.message}") from None
+            self._template = UserTemplate(templates_dir() / DEFAULT_TEMPLATE if path is None else path)
+        except TemplateError as exc:
+            raise WriterError(str(exc)) from None
+        self.path = self._template.path
 
     def render(self, item: Item, kind: str, target: str) -> str:
-        import jinja2
+        from lmms_robust.resources import TemplateError
 
         try:
-            return self._template.render(**prompt_variables(item, kind, target)).strip()
-        except jinja2.UndefinedError as exc:
-            raise WriterError(f"prompt template {self.name}: {exc.message}; available variables: "
-                              f"{sorted(prompt_variables(item, kind, target))}") from None
+            return self._template.render(**prompt_variables(item, kind, target))
+        except TemplateError as exc:
+            raise WriterError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------------- replies
@@ -264,19 +276,24 @@ class Reply:
 
 _THINK_CLOSE = re.compile(r"<[ \t]{0,3}/[ \t]{0,3}think[ \t]{0,3}>", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]{0,8}(?:json|JSON)?[ \t]{0,8}\r?\n(.*?)\r?\n?[ \t]{0,8}```", re.DOTALL)
-_TAG = re.compile(r"<[ \t]{0,3}/?[ \t]{0,3}(?:think|answer)[ \t]{0,3}>", re.IGNORECASE)
-# "(B)", "( b )", "option B", "choice (C)", "letter D": an option letter named in a caption.
-_LETTER_MENTION = re.compile(r"\([ \t]?[A-Za-z][ \t]?\)|\b(?i:option|choice|letter)[ \t]{1,3}\(?[A-Z]\b")
+# What may name an answer in a rationale the parser reads no conclusion from: a letter in parentheses, after
+# option/choice/letter/answer, or standing alone (not "A" or "I", which are words); a number in digits or words.
+_LETTER_NAMED = re.compile(r"\([ \t]?([A-Za-z])[ \t]?\)|\b(?i:option|choice|letter|answer)[ \t]{1,3}\(?([A-Z])\b"
+                           r"|\b([B-HJ-Z])\b")
+_NUMBER_NAMED = re.compile(r"\b(?:zero|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+                           r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+                           r"seventy|eighty|ninety|hundred|thousand|million|billion|dozen|twice|thrice)\b",
+                           re.IGNORECASE)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
 def _json_object(reply: str) -> tuple[dict | None, str | None]:
-    text = reply
+    text = reply.strip()
+    candidates = [text]
     closes = list(_THINK_CLOSE.finditer(text))
     if closes:  # a reasoning model's think block before the JSON
-        text = text[closes[-1].end():]
-    text = text.strip()
-    candidates = [text]
-    fence = _FENCE.search(text)
+        candidates.append(text[closes[-1].end():].strip())
+    fence = _FENCE.search(candidates[-1])
     if fence:
         candidates.append(fence.group(1).strip())
     for candidate in candidates:
@@ -293,18 +310,20 @@ def _json_object(reply: str) -> tuple[dict | None, str | None]:
 def check_fields(item: Item, kind: str, target: str, caption: str, rationale: str) -> str | None:
     """None when (caption, rationale) may be written for this item and target, else why not.
 
-    The perturbation file's own check (``FileGenerator``: target, kind, and the rationale's conclusion as the parser
-    reads it), plus what the file cannot check: no option letter in the caption, no think/answer tags.
+    The perturbation file's own checks (no think/answer tags or chat control tokens; ``FileGenerator``: target, kind,
+    and the rationale's conclusion as the parser reads it), plus what the file cannot check: no option letter in the
+    caption.
     """
     for name, text in (("caption", caption), ("rationale", rationale)):
         if not text.strip():
             return f"empty {name}"
-        if _TAG.search(text):
-            return f"{name} contains a think/answer tag"
+        problem = markup_problem(text)
+        if problem:
+            return f"{name} {problem}"
     if item.is_multiple_choice:
-        mention = _LETTER_MENTION.search(caption)
+        mention = letter_mention(caption, item.letters)
         if mention:
-            return f"caption names an option letter ({mention.group(0)!r}); it must state a fact about the image"
+            return f"caption names an option letter ({mention!r}); it must state a fact about the image"
     entry = PerturbationEntry(benchmark=item.benchmark, item_id=item.item_id, kind=kind, target=target,
                               caption=caption.strip(), rationale=rationale.strip(), line=1)
     source = PerturbationFile(path="<reply>", sha256="",
@@ -316,8 +335,41 @@ def check_fields(item: Item, kind: str, target: str, caption: str, rationale: st
     return None
 
 
+def other_answer_named(rationale: str, item: Item, target: str) -> str | None:
+    """What in ``rationale`` may name an answer other than ``target`` (quoted), else None.
+
+    Multiple choice: another option's letter (``(C)``, ``option C``, a lone ``C``) or another option's text;
+    free-form: a number other than the target, or any number word. Only a rationale naming nothing else may get the
+    appended commitment: ``"... it is (C) or (D)."`` or ``"... so it is four."`` would otherwise end up arguing for
+    two answers, whatever the parser reads from the last sentence.
+    """
+    if item.is_multiple_choice:
+        for match in _LETTER_NAMED.finditer(rationale):
+            letter = next(g for g in match.groups() if g).upper()
+            if letter in item.letters and not answers_match(letter, target, item):
+                return match.group(0)
+        words = " ".join(re.findall(r"\w+", rationale.casefold()))
+        target_text = " ".join(re.findall(r"\w+", item.options[item.letters.index(target)].casefold()))
+        words = re.sub(rf"\b{re.escape(target_text)}\b", " ", words) if target_text else words
+        for letter, text in zip(item.letters, item.options):
+            key = " ".join(re.findall(r"\w+", text.casefold()))
+            if key and key != target_text and re.search(rf"\b{re.escape(key)}\b", words):
+                return text
+        return None
+    for match in _NUMBER.finditer(rationale):
+        if not answers_match(match.group(0).replace(",", ""), target, item):
+            return match.group(0)
+    words = _NUMBER.sub(" ", rationale)
+    found = _NUMBER_NAMED.search(words)
+    return found.group(0) if found else None
+
+
 def check_reply(reply: str, item: Item, kind: str, target: str) -> tuple[Reply | None, str | None]:
-    """``(Reply, None)`` for a usable reply, else ``(None, why)``; at most one deterministic repair is made."""
+    """``(Reply, None)`` for a usable reply, else ``(None, why)``; at most one deterministic repair is made.
+
+    The repair (the commitment appended) is made only to a rationale that concludes nothing as the parser reads it
+    and names no other answer (``other_answer_named``); anything else is refused, so it is asked again.
+    """
     value, problem = _json_object(reply)
     if problem:
         return None, problem
@@ -329,8 +381,12 @@ def check_reply(reply: str, item: Item, kind: str, target: str) -> tuple[Reply |
         texts[key] = text.strip()
     caption, rationale, repaired = texts["caption"], texts["rationale"], False
     concluded = cot_conclusion(rationale, item)
-    if concluded is None:  # the one repair: the commitment the prompt asked for, appended as its own sentence
-        sentence = commitment(item, target)
+    if concluded is None:
+        named = other_answer_named(rationale, item, target)
+        if named is not None:
+            return None, (f"rationale concludes nothing the parser reads but names {named!r}, not only the target "
+                          f"{target!r}; not repaired (an appended commitment would argue for two answers)")
+        sentence = commitment(item, target)  # the one repair, as its own sentence
         rationale, repaired = f"{rationale} {sentence[0].upper()}{sentence[1:]}", True
     elif not answers_match(concluded, target, item):
         return None, f"rationale concludes {concluded!r}, not the target {target!r}"
@@ -375,52 +431,42 @@ class WriteResult:
 
 
 def _row(job: Job, reply: Reply, model: str, prompt: str) -> dict:
-    meta = {"model": model, "prompt_sha256": hashlib.sha256(prompt.encode("utf-8")).hexdigest()}
+    meta = {"model": model, "prompt_sha256": hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()}
     if reply.repaired:
         meta["repaired"] = True
     return {"benchmark": job.item.benchmark, "item_id": job.item.item_id, "kind": job.kind, "target": job.target,
             "caption": reply.caption, "rationale": reply.rationale, "meta": meta}
 
 
-def _line(row: dict) -> str:
-    return json.dumps(row, ensure_ascii=False) + "\n"
-
-
 def _read_existing(out: Path) -> list[dict]:
-    """Rows already in ``out``; a last line cut by a crash is dropped, any other unreadable line is an error."""
+    """Rows already in ``out``; a last line cut by a crash is dropped, any other unreadable line is an error.
+
+    ``out`` must be a perturbation file (or empty): the writer rewrites it, so anything else is refused, never
+    overwritten.
+    """
     if not out.exists():
         return []
     if not out.is_file():
         raise WriterError(f"-o {out} is not a file")
-    lines = out.read_text(encoding="utf-8").splitlines()
+    try:
+        read = read_jsonl(out, torn_tail="skip", fix="fix or delete the line, or write to another -o")
+    except JsonlError as exc:
+        raise WriterError(str(exc)) from None
+    if read.torn_line is not None and not read.rows:
+        raise WriterError(f"-o {out} exists and is not a perturbation file (its only line is not JSON); it is not "
+                          f"overwritten: write to another -o")
     rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                continue  # the line being written when the last run stopped: asked again
-            raise WriterError(f"{out}, line {number}: not JSON; fix or delete the line, or write to another "
-                              f"-o") from None
+    for number, row in read.rows:
         if not isinstance(row, dict) or not isinstance(row.get("benchmark"), str):
-            raise WriterError(f"{out}, line {number}: not a perturbation row; write to another -o")
+            raise WriterError(f"{out}:{number}: not a perturbation row; write to another -o")
         unknown = sorted(set(row) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
         if unknown or row.get("kind", "wrong") not in KINDS:
-            raise WriterError(f"{out}, line {number}: not a perturbation row (unknown key(s) {unknown} or kind "
+            raise WriterError(f"{out}:{number}: not a perturbation row (unknown key(s) {unknown} or kind "
                               f"{row.get('kind')!r}); fix the line or write to another -o")
         if isinstance(row.get("item_id"), int) and not isinstance(row.get("item_id"), bool):
             row["item_id"] = str(row["item_id"])
         rows.append(row)
     return rows
-
-
-def _write_atomic(out: Path, rows: Sequence[dict]) -> None:
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.writelines(_line(row) for row in rows)
-    os.replace(tmp, out)
 
 
 def write_perturbations(items: Sequence[Item], out: str | Path, client: ChatClient, *, benchmark: str,
@@ -487,7 +533,7 @@ def write_perturbations(items: Sequence[Item], out: str | Path, client: ChatClie
         return foreign + [row for _, row in rows]
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out, ordered())  # a torn last line and refused rows go before anything is appended
+    write_jsonl(out, ordered())  # a torn last line and refused rows go before anything is appended
 
     # ---- the rest: cache first, then the server
     pending = [job for job in jobs if (job.item.item_id, job.kind) not in ours]
@@ -499,7 +545,7 @@ def write_perturbations(items: Sequence[Item], out: str | Path, client: ChatClie
         def keep(job: Job, reply: Reply) -> None:
             row = _row(job, reply, client.model, prompts[job])
             ours[(job.item.item_id, job.kind)] = row
-            handle.write(_line(row))
+            handle.write(dumps_line(row))
             handle.flush()
             result.repaired += reply.repaired
 
@@ -534,7 +580,7 @@ def write_perturbations(items: Sequence[Item], out: str | Path, client: ChatClie
             tick()
     bar.close()
 
-    _write_atomic(out, ordered())
+    write_jsonl(out, ordered())
     result.written = sum(1 for key in ours if key in job_of)
     result.failed.sort(key=lambda f: (index_of[f.item_id], KINDS.index(f.kind)))
     return result

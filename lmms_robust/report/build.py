@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from lmms_robust.outputs import check_apart, claim_folder
 from lmms_robust.report.leaderboard import build_leaderboard, validate_leaderboard
 from lmms_robust.report.load import TaskRun, load_runs
 from lmms_robust.report.paired import BASE, CI_LEVEL, N_RESAMPLES, SEED, analyze
@@ -36,6 +37,7 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     Raises:
         ReportInputError: a folder without results, without our tasks, or without samples (the message names
             the folder and the fix).
+        OutputError: ``out`` is, lies inside or contains a run folder, or holds files lmms-robust did not write.
         jsonschema.ValidationError: the leaderboard does not match its schema (nothing is written then).
     """
     runs, load_warnings = load_runs([Path(p) for p in run_dirs])
@@ -62,7 +64,8 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     validate_leaderboard(document)
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_apart(out, "-o", [("RUN_DIR", d) for d in run_dirs])
+    claim_folder(out, "-o")  # new, empty, or a folder lmms-robust wrote: its report files are replaced
     display_rows = [{**row, "model": labels[row["model"]]} for row in rows]
     pngs = _plots(display_rows, out)
     blocks = _blocks(display_rows, document, runs, labels, pngs, bootstrap)
@@ -73,22 +76,29 @@ def build_report(run_dirs: list[Path], out: Path, n_resamples: int = N_RESAMPLES
     for name, text in (("report.md", to_markdown(blocks)), ("report.csv", to_csv(document["entries"])),
                        ("leaderboard.json", json.dumps(document, indent=2, allow_nan=False) + "\n"),
                        ("report.html", to_html(blocks, TITLE))):
-        (out / name).write_text(text, encoding="utf-8")
+        (out / name).write_text(text, encoding="utf-8", errors="backslashreplace")  # a lone surrogate in an id
         written.append(out / name)
     return written + [p for paths in pngs.values() for p in paths]
 
 
 def _labels(runs: list[TaskRun]) -> dict[str, str]:
-    """Display names: a local path's last part, else the source; the full id where names would collide."""
-    sources = {run.model_id: (run.backend, run.source) for run in runs}
+    """Display names: a local path's last part, else the source, with `` seed=N`` where one model ran under
+    several seeds; the full id where names would still collide."""
+    sources = {run.model_id: (run.backend, run.source, run.seed) for run in runs}
     short = {}
-    for model_id, (backend, source) in sources.items():
+    for model_id, (backend, source, _seed) in sources.items():
         if source is None:
             short[model_id] = backend
         elif source.startswith(("/", ".", "~")) or "\\" in source or Path(source).exists():
             short[model_id] = Path(source.rstrip("/\\")).name or source
         else:
             short[model_id] = source
+    seeds_of: dict[str, set] = {}
+    for model_id, name in short.items():
+        seeds_of.setdefault(name, set()).add(sources[model_id][2])
+    for model_id, name in list(short.items()):
+        if len(seeds_of[name]) > 1:
+            short[model_id] = f"{name} seed={sources[model_id][2]}"
     counts: dict[str, int] = {}
     for name in short.values():
         counts[name] = counts.get(name, 0) + 1
@@ -96,7 +106,7 @@ def _labels(runs: list[TaskRun]) -> dict[str, str]:
 
 
 def _info(run: TaskRun, labels: dict[str, str]) -> dict:
-    return {"task": run.task, "run_dir": str(run.run_dir), "protocol": run.protocol,
+    return {"task": run.task, "run_dir": str(run.run_dir), "protocol": run.protocol, "seed": run.seed,
             "perturbation_file_sha256": run.perturbation_hash,
             "lmms_eval_version_recorded": run.lmms_eval_version_recorded,
             "model": labels[run.model_id], "model_backend": run.backend, "model_source": run.source}
@@ -222,18 +232,21 @@ def _blocks(rows: list[dict], document: dict, runs: list[TaskRun], labels: dict[
     for run in runs:
         by_model.setdefault(run.model_id, []).append(run)
     blocks.append(_table(
-        ("model", "model id", "folder(s)", "tasks", "lmms-eval (recorded)"), sorted(by_model.items()),
-        lambda item: (labels[item[0]], item[0], ", ".join(sorted({str(r.run_dir) for r in item[1]})),
+        ("model", "model id", "seed", "folder(s)", "tasks", "lmms-eval (recorded)"), sorted(by_model.items()),
+        lambda item: (labels[item[0]], item[0], ", ".join(sorted({str(r.seed) for r in item[1]})),
+                      ", ".join(sorted({str(r.run_dir) for r in item[1]})),
                       ", ".join(r.task for r in item[1]),
                       ", ".join(sorted({r.lmms_eval_version_recorded or "n/a" for r in item[1]})))))
     entries = document["entries"]
     versions = sorted({e["lmms_eval_version"] or "n/a" for e in entries})
     blocks.append(Block("p", f"lmms-robust {document['lmms_robust_version']}, lmms-eval {', '.join(versions)}, "
                              f"leaderboard schema {document['schema_version']}."))
-    protocols = {json.dumps(e["protocol"], sort_keys=True) for e in entries if e["protocol"] is not None}
+    # the seed is part of a run's identity (Inputs above), not a setting that must agree across runs
+    protocols = {json.dumps({k: v for k, v in e["protocol"].items() if k != "seed"}, sort_keys=True)
+                 for e in entries if e["protocol"] is not None}
     if len(protocols) == 1:
         protocol = json.loads(protocols.pop())
-        blocks.append(Block("p", "Protocol defaults (same for every task): "
+        blocks.append(Block("p", "Protocol settings (same for every task; seeds per run above): "
                                  + "; ".join(f"{k} = {v}" for k, v in sorted(protocol.items()))))
     elif protocols:
         blocks.append(Block("p", f"Warning: the tasks ran with {len(protocols)} different protocol settings; "

@@ -13,7 +13,8 @@ Document (``schema_version`` "1"):
 Entry:
     ``model``: display name (the source's last path part for a local path, else the source; the full
         ``model_id`` where two models would share a name).
-    ``model_id``: ``<backend>:<source>``, the identity variants are paired within.
+    ``model_id``: ``<backend>:<source>@seed=<seed>``, the identity variants are paired within (the seed part where
+        the run recorded one: two seeds of one model are two runs).
     ``model_backend``: lmms-eval ``--model``. ``model_source``: its ``pretrained=``/``path=`` argument or null.
     ``benchmark``, ``variant``: from the per-item records. ``task``: the lmms-eval task that logged them.
     ``run_dir``: the folder the task was read from.
@@ -29,6 +30,7 @@ Entry:
         ``flip_wrong_to_correct``, ``auroc_p_correct`` and ``auroc_neg_entropy`` with the item counts
         ``n_auroc_p_correct``/``n_auroc_neg_entropy``.
     ``protocol``: the protocol defaults the task ran with (results ``configs.<task>.metadata.protocol``) or null.
+    ``seed``: the perturbation seed in force for that run (``protocol.seed``), or null where none was recorded.
     ``perturbation_file_sha256``: content hash of a user perturbation file when the task metadata has one, else
         null (template generator).
     ``lmms_eval_version``: the installed lmms-eval package version when the report was written.
@@ -70,7 +72,7 @@ def build_leaderboard(rows: list[dict], warnings: list[dict], tasks: dict, boots
     Args:
         rows: ``analyze`` rows whose ``model`` is the model_id.
         warnings: coverage warnings (already carrying display names or ids).
-        tasks: ``{(model_id, benchmark, variant): {"task", "run_dir", "protocol", "perturbation_file_sha256",
+        tasks: ``{(model_id, benchmark, variant): {"task", "run_dir", "protocol", "seed", "perturbation_file_sha256",
             "lmms_eval_version_recorded", "model", "model_backend", "model_source"}}``.
         bootstrap: the bootstrap settings.
     """
@@ -90,6 +92,7 @@ def build_leaderboard(rows: list[dict], warnings: list[dict], tasks: dict, boots
             "n_items": row["metrics"]["n_items"],
             "metrics": row["metrics"],
             "protocol": info["protocol"],
+            "seed": info["seed"],
             "perturbation_file_sha256": info["perturbation_file_sha256"],
             "lmms_eval_version": version,
             "lmms_eval_version_recorded": info["lmms_eval_version_recorded"],

@@ -62,7 +62,7 @@ PAIRED_METRICS = (
 ROW_METRICS = (
     "acc", "unparsed_rate", "consistency", "undetermined_rate", "consistent_acc", "q_consistent_correct",
     "q_inconsistent_correct", "q_consistent_incorrect", "q_inconsistent_incorrect", "q_undetermined",
-    "abstain_rate", *LETTER_FIELDS, "ece", "brier", *COUNT_KEYS, "n_letter_items",
+    "abstain_rate", *LETTER_FIELDS, "ece", "brier", "truncated_rate", "unscorable_rate", *COUNT_KEYS, "n_letter_items",
     *(f"n_{f}" for f in LETTER_FIELDS), *PAIRED_METRICS,
 )
 """Every key of a row's ``metrics`` dict, in column order (values: float, int or None). Fixed, so the schema is:

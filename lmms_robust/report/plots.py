@@ -1,7 +1,12 @@
-"""PNG plots of one benchmark's rows (matplotlib's Agg canvas; the global pyplot backend is never touched)."""
+"""PNG plots of one benchmark's rows (matplotlib's Agg canvas; the global pyplot backend is never touched).
+
+Labels are plain text: model and benchmark names come from the runs, and matplotlib would otherwise read ``$...$``
+as mathtext (``$\\notacommand{x}$`` raises at draw time) and drop legend entries whose label starts with ``_``.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -14,6 +19,24 @@ QUADRANT_KEYS = ("q_consistent_correct", "q_inconsistent_correct", "q_consistent
 QUADRANT_LABELS = ("consistent, correct", "inconsistent, correct", "consistent, wrong", "inconsistent, wrong",
                    "undetermined")
 QUADRANT_COLORS = ("#2b8a3e", "#94d82d", "#e03131", "#f08c00", "#adb5bd")
+
+
+def _plain_text(plot):
+    """Run ``plot`` with mathtext parsing off for every text it creates and draws."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
+def _label(name: str) -> str:
+    """A legend label matplotlib keeps (it hides labels starting with ``_``)."""
+    return f" {name}" if name.startswith("_") else name
 
 
 def _figure(n_models: int, n_variants: int, n_cols: int = 1):
@@ -38,6 +61,7 @@ def _value(metrics: dict | None, key: str) -> float:
     return float("nan") if value is None else float(value)
 
 
+@_plain_text
 def plot_accuracy(rows: list[dict], benchmark: str, path: Path) -> Path:
     """Accuracy and consistent accuracy per variant, one panel per model (n/a bars left empty)."""
     models, variants, table = _by_model(rows)
@@ -64,6 +88,7 @@ def plot_accuracy(rows: list[dict], benchmark: str, path: Path) -> Path:
     return path
 
 
+@_plain_text
 def plot_quadrants(rows: list[dict], benchmark: str, path: Path) -> Path:
     """Consistency quadrants stacked per variant, one panel per model (variants without a CoT stay empty)."""
     models, variants, table = _by_model(rows)
@@ -90,6 +115,7 @@ def plot_quadrants(rows: list[dict], benchmark: str, path: Path) -> Path:
     return path
 
 
+@_plain_text
 def plot_uncertainty(rows: list[dict], benchmark: str, path: Path) -> Path | None:
     """Mean letter entropy and mean p_correct per variant, a line per model; None (no file) without data."""
     if not any(r["metrics"].get(key) is not None for r in rows for key in ("letter_entropy", "p_correct")):
@@ -101,7 +127,7 @@ def plot_uncertainty(rows: list[dict], benchmark: str, path: Path) -> Path | Non
                                       ("p_correct", "mean P(correct letter)"))):
         ax = fig.add_subplot(1, 2, k + 1)
         for model in models:
-            ax.plot(xs, [_value(table.get((model, v)), key) for v in variants], marker="o", label=model)
+            ax.plot(xs, [_value(table.get((model, v)), key) for v in variants], marker="o", label=_label(model))
         ax.set_title(f"{benchmark}: {label}", fontsize=9)
         ax.set_xticks(xs, variants, rotation=35, ha="right", fontsize=8)
         ax.set_ylim(0, 1.05) if key == "p_correct" else ax.set_ylim(bottom=0)

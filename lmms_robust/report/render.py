@@ -1,4 +1,10 @@
-"""The report as blocks (headings, paragraphs, tables, images), rendered to Markdown, self-contained HTML and CSV."""
+"""The report as blocks (headings, paragraphs, tables, images), rendered to Markdown, self-contained HTML and CSV.
+
+Every text reaches each format escaped for it, since item ids, model names, task names and warning messages come
+from the runs and may hold anything: Markdown backslash-escapes what CommonMark reads as markup (so ``<script>`` or
+``[x](javascript:...)`` stays text), HTML escapes with ``html.escape``, CSV cells a spreadsheet would run as a formula
+(``=``, ``+``, ``-``, ``@``, tab, CR first) get a leading ``'``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,13 @@ import base64
 import csv
 import html
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from lmms_robust.report.paired import ROW_METRICS
 
-__all__ = ["Block", "fmt", "to_csv", "to_html", "to_markdown"]
+__all__ = ["Block", "csv_cell", "fmt", "md_text", "to_csv", "to_html", "to_markdown"]
 
 CSV_KEYS = ("model", "model_id", "benchmark", "variant", "task")
 
@@ -40,24 +47,36 @@ def fmt(value, digits: int = 3) -> str:
     return str(value)
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# What CommonMark (and GFM tables) read as markup anywhere in a line: raw HTML and autolinks (<), entities (&), links
+# and images ([ ]), code spans (`), emphasis (* and a word-edge _), strikethrough (~), cell borders (|), escapes (\).
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<&|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal Markdown on one line: every markup character backslash-escaped, line breaks as spaces."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(str(text).splitlines()))
+
+
+def csv_cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading ``'`` where it would start a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def to_markdown(blocks: list[Block]) -> str:
     out: list[str] = []
     for block in blocks:
         if block.kind in ("h1", "h2", "h3"):
-            out.append(f"{'#' * int(block.kind[1])} {block.text}\n")
+            out.append(f"{'#' * int(block.kind[1])} {md_text(block.text)}\n")
         elif block.kind == "p":
-            out.append(f"{block.text}\n")
+            out.append(f"{md_text(block.text)}\n")
         elif block.kind == "table":
-            out.append("| " + " | ".join(_md_cell(h) for h in block.header) + " |")
+            out.append("| " + " | ".join(md_text(h) for h in block.header) + " |")
             out.append("|" + "|".join("---" for _ in block.header) + "|")
-            out.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows)
+            out.extend("| " + " | ".join(md_text(c) for c in row) + " |" for row in block.rows)
             out.append("")
-        elif block.kind == "img":
-            out.append(f"![{block.text}]({block.path.name})\n")
+        elif block.kind == "img":  # the file name is ours (a slug); the alt text is not
+            out.append(f"![{md_text(block.text)}]({block.path.name})\n")
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -96,13 +115,13 @@ def to_html(blocks: list[Block], title: str) -> str:
 def to_csv(entries: list[dict]) -> str:
     """One row per leaderboard entry: the identity columns, then every ``ROW_METRICS`` key (empty = null).
 
-    Floats are written with ``repr`` precision, so values can be compared exactly.
+    Floats are written with ``repr`` precision, so values can be compared exactly; text cells go through ``csv_cell``.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*CSV_KEYS, *ROW_METRICS])
     for entry in entries:
-        cells = [entry[key] for key in CSV_KEYS]
+        cells = ["" if entry[key] is None else csv_cell(str(entry[key])) for key in CSV_KEYS]
         cells += ["" if entry["metrics"][key] is None else repr(entry["metrics"][key]) for key in ROW_METRICS]
         writer.writerow(cells)
     return buffer.getvalue()

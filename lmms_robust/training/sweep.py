@@ -335,6 +335,15 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointSpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from lmms_robust.outputs import OutputError, check_apart, claim_folder
+
+    try:  # the sweep folder is resumed only when lmms-robust wrote it; never a checkpoint's folder or its parent
+        check_apart(args.out, "--out", [*((f"checkpoint {ck.step}", ck.path) for ck in checkpoints),
+                                        ("--include-path", args.include_path)])
+        claim_folder(args.out, "--out")
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         out = run_sweep(checkpoints, args.tasks, Path(args.out), model=args.model, model_args_extra=args.model_args,
                         include_path=Path(args.include_path) if args.include_path else None, offline=args.offline)

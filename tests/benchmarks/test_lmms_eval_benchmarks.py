@@ -24,33 +24,48 @@ LMMS_EVAL_TASKS = {  # our benchmark -> lmms-eval's task folder and YAML files h
 # (item_id, options, gold letters, category, question start) per fixture row, written out by hand.
 EXPECTED = {
     "3dsrbench": [
-        ("Q3D00001", ("front", "back", "left side", "right side"), ("D",), "orientation_viewpoint", "Which side"),
-        ("Q3D00002", ("the lamp", "the table"), ("A",), "height_higher", "Which object is higher"),
-        ("Q3D00003", ("yes", "no"), ("B",), "orientation_on_the_left", "Is the cup"),
-        ("Q3D00004", ("the chair", "the sofa", "they are equally close"), ("B",), "location_closer_to_camera",
-         "Which object is closer"),
+        ("VIN6MS3J", ("baseball glove", "red hat of the person in red in the back"), ("B",), "height_higher",
+         "Consider the real-world 3D locations of the objects. Which object has a higher location?"),
+        ("GQ7BARHQ", ("yes", "no"), ("B",), "location_above", "Consider the real-world 3D locations"),
+        ("H02UN3F2-flip", ("on the left", "on the right"), ("B",), "orientation_on_the_left",
+         "Consider the real-world 3D locations and orientations of the objects. If I stand"),
+        ("NPO2H022", ("front", "left", "back", "right"), ("C",), "multi_object_viewpoint_towards_object",
+         "Consider the real-world 3D locations and orientations of the objects. Which side of the cow"),
+        ("2N3G0DUQ", ("next to each other", "far away from each other"), ("A",), "location_next_to",
+         "Consider the real-world 3D locations of the objects. Are the Information board"),
     ],
     "cv_bench": [
-        ("0", ("3", "2", "1", "0"), ("B",), "Count", "How many cars"),
-        ("1", ("left", "right"), ("A",), "Relation", "Considering the relative"),
-        ("2", ("chair", "table"), ("B",), "Depth", "Which object is closer to the camera"),
-        ("3", ("bed", "pillow"), ("A",), "Distance", "Estimate the real-world"),
-        ("4", ("4", "0", "2", "1", "3"), ("E",), "Count", "How many organs"),
+        ("1", ("4", "5", "8", "0", "6", "7"), ("E",), "Count", "How many cushions"),  # six options, A-F
+        ("1004", ("above", "below"), ("A",), "Relation", "Considering the relative"),
+        ("1503", ("trailer", "car"), ("B",), "Depth", "Which object is closer to the camera"),
+        ("2105", ("bowl", "bin"), ("B",), "Distance", "Estimate the real-world"),
+        ("0", ("3", "2", "1", "0"), ("C",), "Count", "How many organs"),
     ],
     "mme_realworld_lite": [
-        ("mrw-0001", ("2", "3", "4", "5", "6"), ("C",), "Perception/Monitoring/counting", "How many people"),
-        ("mrw-0002", ("15", "51", "115", "151", "511"), ("A",), "Perception/OCR with Complex Context/text recognition",
-         "What is the number"),
-        ("mrw-0003", ("white", "black", "red", "silver", "The image does not feature the object"), ("D",),
-         "Perception/Autonomous_Driving/attribute", "What is the color"),
-        ("mrw-0004", ("turn left", "go straight", "stop", "turn right", "reverse"), ("B",),
-         "Reasoning/Autonomous_Driving/intention", "What should the ego car"),
+        ("perception/monitoring/vehicle/counting/0475", ("2", "8", "11", "1", "The image does not feature the cars"),
+         ("A",), "Perception/Monitoring/vehicle/counting", "What is the number of cars"),
+        ("Reasoning/Autonomous_Driving/Prediction_Intention_Ego/0045",
+         ("The ego vehicle is going straight. The ego vehicle is driving very fast.",
+          "The ego vehicle is steering to the right. The ego vehicle is driving fast.",
+          "The ego vehicle is going straight. The ego vehicle is driving fast.",
+          "The ego vehicle is going straight. The ego vehicle is not moving.", "All the above answers are wrong."),
+         ("E",), "Reasoning/Autonomous_Driving/Prediction_Intention_Ego", "This image shows the front view"),
+        ("Perception/Autonomous_Driving/Attribute_Motion_Vehicle/0146",
+         ("moving", "other", "stopped", "parked", "The image does not feature the object"), ("A",),
+         "Perception/Autonomous_Driving/Attribute_Motion_Vehicle", "What is motion of the black truck"),
+        ("perception/ocr_cc/text_recog/0863", ("3/21/2017", "3/20/2019", "4/20/2017", "3/20/2017",
+                                               "The image doesn't feature the content."), ("D",),
+         "Perception/OCR with Complex Context/text_recog", "What is the date shown"),
     ],
     "vstar_bench": [
-        ("sa_4690", ("black", "white", "red", "blue"), ("C",), "direct_attributes", "What is the color of the woman's bag?"),
-        ("sa_1103", ("left", "right"), ("B",), "relative_position", "Is the motorcycle on the left or right"),
+        ("sa_30411", ("The color of the man's cap is white.", "The color of the man's cap is blue.",
+                      "The color of the man's cap is black.", "The color of the man's cap is red."), ("A",),
+         "direct_attributes", "What is the color of the man's cap?"),
+        ("sa_31784", ("The shovel is on the right side of the house.", "The shovel is on the left side of the house."),
+         ("A",), "relative_position", "Is the shovel on the left or right side of the house?"),
         ("sa_2977", ("rubber", "cotton", "leather", "wool"), ("A",), "direct_attributes", "What is the material"),
-        ("sa_3011", ("left", "right"), ("A",), "relative_position", "Is the cup"),
+        ("sa_1103", ("The motorcycle is on the left side of the dog.", "The motorcycle is on the right side of the "
+                     "dog."), ("B",), "relative_position", "Is the motorcycle on the left or right"),
     ],
     "mmbench_en_dev": [
         ("241", ("up", "down", "left", "right"), ("C",), "spatial_relationship", "Which direction"),
@@ -77,6 +92,17 @@ def test_fixture_rows_become_the_expected_items(benchmark):
     assert got == [row[:4] for row in EXPECTED[benchmark]]
     for item, expected in zip(items, EXPECTED[benchmark]):
         assert item.question.startswith(expected[4]) and item.benchmark == benchmark and item.is_multiple_choice
+
+
+def test_mme_repeated_letter_row_is_repaired_by_the_recorded_rule():
+    """Prediction_Intention_Ego/0045 as released: "(D)" twice. The second "(D) None of the above" is dropped; the gold
+    letter E still names "(E) All the above answers are wrong." as written; the repair is kept in the item."""
+    row = _rows("mme_realworld_lite")[1]
+    item = BENCHMARKS["mme_realworld_lite"].to_item(row)
+    assert len(item.options) == 5 and item.answer == "All the above answers are wrong." and item.gold_letters == ("E",)
+    assert item.repairs == ("lmms-robust/mme-repeated-letter/v1: dropped '(D) None of the above', a second option "
+                            "lettered D",)
+    assert BENCHMARKS["mme_realworld_lite"].to_item(_rows("mme_realworld_lite")[0]).repairs == ()
 
 
 def test_vstar_instruction_line_is_not_part_of_the_last_option():
@@ -127,17 +153,20 @@ def test_images_come_through_lmms_evals_loader(benchmark):
 
 
 BAD_ROWS = [  # (benchmark, row edit, words the message must contain)
-    ("3dsrbench", lambda r: r.pop("category"), ["Q3D00001", "category"]),
-    ("3dsrbench", lambda r: r.update(B="nan", C="nan", D="nan"), ["Q3D00001", "at least 2 options"]),
-    ("3dsrbench", lambda r: r.update(B="nan"), ["Q3D00001", "gap"]),
-    ("3dsrbench", lambda r: r.update(answer="E"), ["Q3D00001", "'E'", "option letters"]),
-    ("cv_bench", lambda r: r.update(answer="maybe"), ["'0'", "option letters"]),
-    ("cv_bench", lambda r: r.update(image=None), ["'0'", "no image"]),
-    ("cv_bench", lambda r: r.update(question="  "), ["'0'", "empty question"]),
-    ("mme_realworld_lite", lambda r: r.update(**{"multi-choice options": ["(A) 2", "(C) 3"]}), ["mrw-0001", "(B)"]),
-    ("mme_realworld_lite", lambda r: r.pop("bytes"), ["mrw-0001", "bytes"]),
-    ("vstar_bench", lambda r: r.update(text="What colour is it?"), ["sa_4690", "no options"]),
-    ("vstar_bench", lambda r: r.update(label=None), ["sa_4690", "null"]),
+    ("3dsrbench", lambda r: r.pop("category"), ["VIN6MS3J", "category"]),
+    ("3dsrbench", lambda r: r.update(B="nan", C=None, D=None), ["VIN6MS3J", "at least 2 options"]),
+    ("3dsrbench", lambda r: r.update(B="nan", C="back", D="right"), ["VIN6MS3J", "gap"]),
+    ("3dsrbench", lambda r: r.update(answer="E"), ["VIN6MS3J", "'E'", "option letters"]),
+    ("cv_bench", lambda r: r.update(answer="maybe"), ["'1'", "option letters"]),
+    ("cv_bench", lambda r: r.update(image=None), ["'1'", "no image"]),
+    ("cv_bench", lambda r: r.update(question="  "), ["'1'", "empty question"]),
+    ("mme_realworld_lite", lambda r: r.update(**{"multi-choice options": ["(A) 2", "(C) 3"]}),
+     ["perception/monitoring/vehicle/counting/0475", "['A', 'C'] do not run A, B, C"]),
+    ("mme_realworld_lite", lambda r: r.update(**{"multi-choice options": ["(A) 2", "B) 3"]}),
+     ["perception/monitoring/vehicle/counting/0475", "expected '(B) text'"]),
+    ("mme_realworld_lite", lambda r: r.pop("bytes"), ["perception/monitoring/vehicle/counting/0475", "bytes"]),
+    ("vstar_bench", lambda r: r.update(text="What colour is it?"), ["sa_30411", "no options"]),
+    ("vstar_bench", lambda r: r.update(label=None), ["sa_30411", "null"]),
     ("mmbench_en_dev", lambda r: r.pop("hint"), ["241", "hint"]),
     ("mmbench_en_dev", lambda r: r.update(answer="E"), ["241", "'E'"]),
 ]

@@ -25,48 +25,46 @@ def rows(benchmark: str) -> list[dict]:
 
 def test_obj_fixture_rows_become_the_expected_items():
     expected = [
-        Item(OBJ, "one_obj:c0ffee0001.png:0", "Where is the red square located from camera's perspective?",
+        Item(OBJ, "one_obj:f5633987f7.jpg:0", "Where is dog located from camera's perspective?",
              ("left", "right", "behind", "top left"), "right", category="one_obj"),
-        Item(OBJ, "one_obj:c0ffee0002.png:0", "Is the blue bar on the left from camera's perspective?", ("yes", "no"),
+        Item(OBJ, "one_obj:8ecb499a6a.jpg:0", "Is the man on the left from camera's perspective?", ("yes", "no"),
              "yes", category="one_obj"),
-        Item(OBJ, "one_obj:c0ffee0002.png:1", "Which direction is the blue bar pointing from camera's perspective?",
-             ("up", "down", "left", "right"), "right", category="one_obj"),
-        Item(OBJ, "two_obj:c0ffee0003.png:0",
-             "Where is the green square in relation to the yellow square from camera's perspective?",
-             ("front", "left", "right", "below"), "right", category="two_obj"),
-        Item(OBJ, "two_obj:c0ffee0004.png:0", "Is the black bar touching the red square?", ("no", "yes"), "no",
-             category="two_obj"),
+        Item(OBJ, "one_obj:8ecb499a6a.jpg:1", "Which direction is the man facing from camera's perspective?",
+             ("right", "behind", "top", "left"), "left", category="one_obj"),
+        Item(OBJ, "two_obj:75a3568a9a.jpg:0", "In which hand is the man holding the glass?", ("left", "right"),
+             "right", category="two_obj"),
+        Item(OBJ, "two_obj:e8cb158dd7.jpg:0", "Is there a painting on the right of the desk from camera's perspective?",
+             ("yes", "no"), "yes", category="two_obj"),
     ]
     items = [spatial_mm_obj.to_item(row) for row in rows(OBJ)]
     assert items == expected
-    assert [item.gold_letters for item in items] == [("B",), ("A",), ("D",), ("C",), ("A",)]
+    assert [item.gold_letters for item in items] == [("B",), ("A",), ("D",), ("B",), ("A",)]
 
 
 def test_multihop_fixture_rows_become_the_expected_items():
     expected = [
-        Item(HOP, "multihop:c0ffee0101.png:0", "Is the red square to the left of the bar that is above the circle?",
-             ("yes", "no"), "no", category="3-hop"),
-        Item(HOP, "multihop:c0ffee0102.png:0",
-             "Where is the small green square in relation to the large yellow square?",
-             ("left", "top", "middle", "bottom"), "left", category="2-hop"),
-        Item(HOP, "multihop:c0ffee0103.png:0", "What color is the shape directly below the black bar?",
-             ("red", "green", "pink", "purple"), "red", category="2-hop"),
-        Item(HOP, "multihop:c0ffee0104.png:0", "What object is to the right of the bar that is above the circle?",
-             ("kite", "flag", "lamp"), "flag", category="2-hop"),
-        Item(HOP, "multihop:c0ffee0104.png:1",
-             "Where is the blue square from the perspective of the figure facing the camera?",
-             ("left back", "left front", "right back", "right front"), "right back", category="4-hop"),
+        Item(HOP, "multihop:c3f0f58a57.jpg:0", "Is the red traffic light in front of the people?", ("no", "yes"),
+             "yes", category="2-hop"),
+        Item(HOP, "multihop:a87df479a2.jpeg:0", "what color is the garment worn by the person sitting to the left from "
+             "the camera's perspective?", ("orange", "yellow", "black", "pink"), "pink", category="3-hop"),
+        Item(HOP, "multihop:beanie01.jpg:0", "What pattern is on the beanie worn by the child closest to the camera?",
+             ("polka-dotted", "striped", "floral", "plain"), "striped", category="3-hop"),
+        Item(HOP, "multihop:c9f8f895fb.jpg:0", "where is the woman has lettuce in her hand from the other woman's "
+             "perspective?", ("right back", "left back", "left front", "right front"), "left back", category="5-hop"),
+        Item(HOP, "multihop:img_parrot_f.png:0", "What item is hanging to the right of the bird?",
+             ("bell", "telephone", "plant", "guitar"), "bell", category="2-hop"),
+        Item(HOP, "multihop:kid_toy01.jpg:0", "Which hand is the kid using to touch the orange toy?", ("left", "right"),
+             "right", category="3-hop"),
     ]
     items = [spatial_mm_multihop.to_item(row) for row in rows(HOP)]
     assert items == expected
-    assert [len(item.options) for item in items] == [2, 4, 4, 3, 4]
-    assert [item.gold_letters for item in items] == [("B",), ("A",), ("A",), ("B",), ("C",)]
+    assert [item.gold_letters for item in items] == [("B",), ("D",), ("B",), ("B",), ("A",), ("B",)]
 
 
 def test_fixture_options_are_what_build_options_writes():
     for row in fixture_module(HOP).ROWS:
-        pool = ["lamp", "kite"] if row["answer_kind"] == "object" else []
-        assert spatial_mm_multihop.build_options(row["id"], row["answer"], pool) == (row["answer_kind"], row["options"])
+        built = spatial_mm_multihop.build_options(row["id"], row["answer"], fixture_module(HOP).POOL, row["question"])
+        assert built == (row["answer_kind"], row["options"])
 
 
 def test_images_are_rgb_pil_images():
@@ -108,11 +106,22 @@ def test_split_options_takes_the_trailing_lettered_lines():
     ("(B)", "right", False),
     ("right", "right", False),
     ("  Right ", "right", False),
-    ("C. middle", "middle", True),  # the release's letter/text disagreement: the text wins, reported
     ("C. far left", "top", False),  # text not an option: the letter decides
 ])
 def test_gold_option(answer, gold, conflict):
-    assert spatial_mm.gold_option(OBJ, "x", answer, ("middle", "right", "top", "bottom")) == (gold, conflict)
+    assert spatial_mm.gold_option(OBJ, "x", answer, ("middle", "right", "top", "bottom")) == (gold, None)
+
+
+def test_an_answer_whose_letter_and_text_disagree_has_no_gold_and_says_why():
+    # the release's "C. middle" where C is "left" (one_obj:b2a8fdeff0.jpg:0): either reading would be a guess
+    gold, conflict = spatial_mm.gold_option(OBJ, "x", "C. middle", ("middle", "bottom", "left", "right"))
+    assert gold is None
+    assert conflict == "answer 'C. middle': its letter C is the option 'left' but its text is the option 'middle', " \
+                       "so the gold is unknown"
+    row = {**fixture_module(OBJ).ROWS[0], "question": "Where is the steering wheel located from camera's perspective?"
+           "\nA. middle\nB. bottom\nC. left\nD. right", "answer": "C. middle", "image": "<image>"}
+    item = spatial_mm_obj.to_item(row)
+    assert item.defect == conflict and item.gold_letters == ()
 
 
 def test_gold_that_is_neither_letter_nor_text_names_the_item():
@@ -148,7 +157,7 @@ OBJ_BAD = [
 @pytest.mark.parametrize("edit, words", OBJ_BAD)
 def test_bad_obj_rows_are_errors_naming_the_item(edit, words):
     row = edit({**fixture_module(OBJ).ROWS[0], "image": "<image>"})
-    with pytest.raises(ItemError, match="one_obj:c0ffee0001.png:0") as error:
+    with pytest.raises(ItemError, match="one_obj:f5633987f7.jpg:0") as error:
         spatial_mm_obj.to_item(row)
     assert words in str(error.value)
 
@@ -174,7 +183,7 @@ HOP_BAD = [
 @pytest.mark.parametrize("edit, words", HOP_BAD)
 def test_bad_multihop_rows_are_errors_naming_the_item(edit, words):
     row = edit({**fixture_module(HOP).ROWS[1], "image": "<image>"})
-    with pytest.raises(ItemError, match="multihop:c0ffee0102.png:0") as error:
+    with pytest.raises(ItemError, match="multihop:a87df479a2.jpeg:0") as error:
         spatial_mm_multihop.to_item(row)
     assert words in str(error.value)
 
@@ -185,10 +194,40 @@ def test_bad_multihop_rows_are_errors_naming_the_item(edit, words):
     ("yes", "yes_no"), ("No", "yes_no"), ("female", "gender"), ("2", "number"), ("left", "relation"),
     ("in front", "relation"), ("left back", "relation"), ("top left", "relation"), ("between", "relation"),
     ("red", "color"), ("black and white", "color"), ("light brown", "color"), ("golden", "color"),
-    ("man", "person"), ("mobile phone", "object"), ("regal", "object"),
+    ("man", "person"), ("mobile phone", "object"), ("regal", "object"), ("strawberries", "fruit"),
+    ("orange juice", "drink"), ("oysters", "food"), ("striped", "object"),  # a pattern only when the question asks
 ])
 def test_answer_kind(answer, kind):
     assert spatial_mm_multihop.answer_kind(answer) == kind
+
+
+@pytest.mark.parametrize("question, answer, kind", [
+    ("What pattern is on the beanie worn by the child closest to the camera?", "striped", "pattern"),
+    ("what is the material of the object beneath the ball?", "wood", "material"),
+    ("which word is written on the mug that is positioned behind and to the left?", "regal", "text"),
+    ("which key on the keyboard is closest to the yellow sticky note on its top-left?", "esc", "key"),
+    ("Which hand is the kid using to touch the orange toy?", "right", "side"),
+    ("what is the item to the right of the milk bottle close to the woman's hand?", "glass", "object"),
+    ("what is the beverage in the glass behind the pancakes?", "orange juice", "drink"),
+])
+def test_the_question_names_the_kind_of_its_answer(question, answer, kind):
+    assert spatial_mm_multihop.answer_kind(answer, question) == kind
+
+
+def test_distractors_are_of_the_golds_kind():
+    # rule v1 gave "What pattern is on the beanie?" the options {glass of milk, pomegranate, mango, striped}
+    pool = [("glass of milk", "What is on the counter?"), ("pomegranate", "what is the object to the right?"),
+            ("mango", "what type of fruit is in front?"), ("guitar", "what item is on the floor?")]
+    for k in range(20):
+        kind, options = spatial_mm_multihop.build_options(f"m:{k}:0", "striped", pool, "What pattern is on the "
+                                                          "beanie?")
+        assert kind == "pattern" and set(options) <= set(spatial_mm_multihop.VOCABULARIES["pattern"])
+        kind, options = spatial_mm_multihop.build_options(f"m:{k}:0", "right", pool, "Which hand is the kid using?")
+        assert kind == "side" and sorted(options) == ["left", "right"]
+        kind, options = spatial_mm_multihop.build_options(f"m:{k}:0", "telephone", pool, "what is the yellow object?")
+        assert kind == "object" and sorted(options) == ["guitar", "telephone"]  # the fruit and the drink are not
+    with pytest.raises(ValueError, match="no distractor"):  # ... so with only off-kind answers around there is none
+        spatial_mm_multihop.build_options("m:x:0", "telephone", pool[:3], "what is the yellow object?")
 
 
 SINGLE_DIRECTIONS = ["left", "right", "front", "behind", "back", "top", "bottom", "above", "below", "under", "over",
@@ -279,8 +318,8 @@ MULTIHOP = [
      "reasoning": "{[lighter horse is closer], [lighter horse is in front]}", "hop": 2},
     {"image_name": "m2.png", "question": "what is the item to the right of the milk bottle?", "answer": "glass",
      "reasoning": "{[glass right of milk bottle]}", "hop": 2},
-    {"image_name": "m2.png", "question": "what is in the middle of the wooden tray?", "answer": "grapes",
-     "reasoning": "{[tray is wooden], [grapes in middle]}", "hop": "3"},
+    {"image_name": "m2.png", "question": "what object is on the right of the laptop?", "answer": "mobile phone",
+     "reasoning": "{[laptop is open], [mobile phone right of laptop]}", "hop": "3"},
     {"image_name": "m3.png", "question": "what color is the mug behind the macarons?", "answer": "purple",
      "reasoning": "{[mug is purple], [mug behind macarons]}", "hop": 2},
     {"image_name": "m3.png", "question": "where is the cup in relation to the plate?", "answer": "right bottom",
@@ -309,8 +348,9 @@ def test_obj_load_release_builds_our_row_schema(tmp_path):
     assert dataset["object2"] == ["", "", "", "glass"]
     assert [dataset[i]["image"].size for i in range(4)] == [(40, 40), (41, 41), (40, 40), (42, 42)]
     items = [spatial_mm_obj.to_item(row) for row in dataset]
-    assert [item.answer for item in items] == ["right", "no", "middle", "right"]
-    assert [item.gold_letters for item in items] == [("B",), ("B",), ("A",), ("B",)]
+    assert [item.answer for item in items] == ["right", "no", "", "right"]  # "C. middle", C = left: no gold
+    assert [item.gold_letters for item in items] == [("B",), ("B",), (), ("B",)]
+    assert items[2].defect.startswith("answer 'C. middle': its letter C is the option 'left'")
 
 
 def test_obj_load_release_survives_save_and_move(tmp_path):
@@ -390,11 +430,11 @@ def test_multihop_load_release_builds_options(tmp_path):
     assert set(dataset["options_rule"]) == {spatial_mm_multihop.OPTIONS_RULE}
     options = dataset["options"]
     assert sorted(options[0]) == ["no", "yes"]
-    assert sorted(options[1]) == ["glass", "grapes"] and sorted(options[2]) == ["glass", "grapes"]
+    assert sorted(options[1]) == ["glass", "mobile phone"] and sorted(options[2]) == ["glass", "mobile phone"]
     assert len(options[3]) == 4 and len(options[4]) == 4
     items = [spatial_mm_multihop.to_item(row) for row in dataset]
     assert [item.category for item in items] == ["2-hop", "2-hop", "3-hop", "2-hop", "5-hop"]
-    assert [item.answer for item in items] == ["no", "glass", "grapes", "purple", "right bottom"]
+    assert [item.answer for item in items] == ["no", "glass", "mobile phone", "purple", "right bottom"]
     again = spatial_mm_multihop.load_release(release, image_dir=images)
     assert again["options"] == options
 

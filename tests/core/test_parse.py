@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmms_robust.core.items import LETTERS, Item, Parsed
+from tests.regex_work import count_regex_work
 from lmms_robust.core.parse import (
     DEFAULT_CONFIG,
+    Conclusion,
     ParseConfig,
     answers_match,
     cot_conclusion,
     extract_answer,
     is_correct,
     parse_response,
+    read_conclusion,
     split_think,
     values_equal,
 )
@@ -68,7 +70,7 @@ CASES = [
     (WRONG_PREFILL + " But it barks, so the answer is (B).</think><answer>B</answer>", "mc4", "B", "answer_tag", "B"),
     (WRONG_PREFILL + " But the photo is blurry.</think><answer>B</answer>", "mc4", "B", "answer_tag", "C"),
     (WRONG_PREFILL + " But wait, the answer is A or B.</think><answer>B</answer>", "mc4", "B", "answer_tag", None),
-    ("<think>Maybe the answer is (A), I guess <answer>D</answer>", "mc4", "D", "answer_tag", "A"),
+    ("<think>Maybe the answer is (A), I guess <answer>D</answer>", "mc4", "D", "answer_tag", None),  # a hedge
     ("<think>so the answer is (C).", "mc4", None, "empty", "C"),
     ("so the answer is (A).</think><answer>A</answer>", "mc4", "A", "answer_tag", "A"),
     ("<think>the answer is B</think>", "mc4", None, "empty", "B"),
@@ -393,10 +395,257 @@ ADVERSARIAL = [
 ]
 
 
+ADVERSARIAL += [
+    "<think>" + "The dog is not a cat. " * (MEGA // 22),
+    "<think>" + "option A is the best, " * (MEGA // 22),
+    "<think>" + "x = " * (MEGA // 4),
+    "<think>" + "answer>" * (MEGA // 7) + "</answer>",
+    "</answer>" * (MEGA // 9),
+    "<think>so (C)" + " " * MEGA + "</think>",
+]
+
+
 @pytest.mark.parametrize("index", range(len(ADVERSARIAL)))
-@pytest.mark.parametrize("item_key", ["mc10", "int"])
-def test_one_megabyte_adversarial_input_parses_fast(index, item_key):
-    started = time.perf_counter()
-    parsed = parse_response(ADVERSARIAL[index], ITEMS[item_key])
-    assert time.perf_counter() - started < 1.0
+@pytest.mark.parametrize("item_key", ["mc10", "int", "mc4"])
+def test_one_megabyte_adversarial_input_costs_linear_regex_work(index, item_key, monkeypatch):
+    # Linear time, as operation counts (no clock): the regexes are offered a bounded multiple of the text (each is
+    # bounded-quantifier, so its work per offered character is bounded), a bounded number of times, and at most
+    # max_candidates phrases (plus those of the final conclusion_chars) are resolved. The timings are in
+    # benchmarks/results/fuzz_parse.md.
+    regex_work = count_regex_work(monkeypatch)
+    text = ADVERSARIAL[index]
+    parsed = parse_response(text, ITEMS[item_key])
     assert parsed.status in ("ok", "unparsed")
+    assert regex_work["chars"] <= 24 * len(text) + 600_000, regex_work
+    assert regex_work["calls"] <= len(text) // 40 + 2_000, regex_work
+    assert regex_work["candidates"] <= 3 * DEFAULT_CONFIG.max_candidates, regex_work  # answer, final part, rest
+
+
+# ------------------------------------------------------------------ the CoT's conclusion, by phrasing family
+
+ANIMALS = mc(("cat", "dog", "bird", "fish"), "dog")
+TRANSPORT = mc(("car", "plane", "hotair balloon", "bike"), "hotair balloon")
+SPATIAL = mc(("to the left of the chair", "to the right of the chair", "behind the chair", "in front of the chair"),
+             "behind the chair")
+LEFT_RIGHT = mc(("left", "right"), "left")
+YES_NO = mc(("Yes", "No"), "Yes")
+STEAK = mc(("well", "medium-well", "medium", "rare"), "rare")
+COUNT_WORDS = mc(("one", "three", "two", "four"), "two")
+COLORS = mc(("The color of the car is red.", "The color of the car is blue.", "The color of the car is white."),
+            "The color of the car is red.")
+MORE_FEWER = mc(("There are more apples than oranges.", "There are fewer apples than oranges."),
+                "There are more apples than oranges.")
+COUNTING = ff("4")
+ANGLE = ff("70", "float")
+
+# (family, CoT, item, conclusion): each expectation read by hand
+COT_CASES = [
+    # explicit letter commitments in the phrasings people write
+    ("letter", "So the answer is B.", ANIMALS, "B"),
+    ("letter", "B is the correct answer.", ANIMALS, "B"),
+    ("letter", "That would correspond to option B.", ANIMALS, "B"),
+    ("letter", "It barks, which corresponds to (B).", ANIMALS, "B"),
+    ("letter", "The most fitting answer appears to be A.", ANIMALS, "A"),
+    ("letter", "Therefore, I'll go with C.", ANIMALS, "C"),
+    ("letter", "Option D is correct.", ANIMALS, "D"),
+    ("letter", "option B, the dog, is the best fit.", ANIMALS, "B"),
+    ("letter", "It is clear that the option B, dog, is safest.", ANIMALS, "B"),
+    ("letter", "Option A: cat is typically found in such a room.", ANIMALS, "A"),
+    ("letter", "The correct answer is B, not A.", ANIMALS, "B"),
+    ("letter", "I'm not sure at first, but the answer is B.", ANIMALS, "B"),
+    ("letter", "The answer is probably B.", ANIMALS, "B"),
+    ("letter", "I am not sure, so the answer is (E).", ITEMS["abstain"], "E"),  # the doubt is the reason, E abstains
+    ("letter", "The answer is (E) I'm not sure.", ITEMS["abstain"], "E"),
+    ("letter", "Hence the correct answer would be BB: dog", ANIMALS, "B"),
+    ("letter", "选项C最符合题意。", ANIMALS, "C"),
+    ("letter", "答案是B", ANIMALS, "B"),
+    ("letter", "所以选D。", ANIMALS, "D"),
+    ("letter", "So \\boxed{C}.", ANIMALS, "C"),
+    ("letter", "the C is an answer[answer]B", ANIMALS, "B"),
+    # ... and what is no commitment
+    ("not a letter", "Option C is wrong.", ANIMALS, None),
+    ("not a letter", "This does not correspond to option B.", ANIMALS, None),
+    ("not a letter", "选项C不正确。", ANIMALS, None),
+    ("not a letter", "Option A is a cat.", ANIMALS, None),  # restating an option
+    ("not a letter", "A is a cat. B is a dog.", ANIMALS, None),
+    ("not a letter", "option B, the cat, is the best fit.", ANIMALS, None),  # B is not the cat
+    ("not a letter", "Let me compare A and B. A", ANIMALS, None),  # a bare letter never counts
+    ("not a letter", "The answer is (E).", ANIMALS, None),  # no such letter
+    # an option's content
+    ("content", "This is a dog.", ANIMALS, "B"),
+    ("content", "The animal is clearly a dog, not a cat.", ANIMALS, "B"),
+    ("content", "The animal looks like a dog rather than a cat.", ANIMALS, "B"),
+    ("content", "The animal looks like a dog. It has short ears.", ANIMALS, "B"),
+    ("content", "The transport visible here is a hot air balloon.", TRANSPORT, "C"),
+    ("content", "It is larger than a car and is easily seen as a hot air balloon.", TRANSPORT, "C"),
+    ("content", "The steak is cooked medium-well.", STEAK, "B"),  # medium-well, not medium
+    ("content", "It is rare inside.", STEAK, "D"),
+    ("content", "There are two chairs for each umbrella.", COUNT_WORDS, "C"),
+    ("content", "The car appears to be red.", COLORS, "A"),  # one frame: the attribute names the option
+    ("content", "There are fewer apples than oranges.", MORE_FEWER, "B"),
+    ("content", "So, yes.", YES_NO, "A"),
+    ("content", "No, there is no dog in the picture.", YES_NO, "B"),
+    # the spatial-word guard: meaning-flipping words must agree
+    ("spatial", "The cup is to the left of the chair.", SPATIAL, "A"),
+    ("spatial", "The cup is to the right of the chair.", SPATIAL, "B"),
+    ("spatial", "The cup is not to the left of the chair; it is to the right of the chair.", SPATIAL, "B"),
+    ("spatial", "The cup is in front of the chair, not behind it.", SPATIAL, "D"),
+    ("spatial", "It is on the left, not the right.", LEFT_RIGHT, "A"),
+    ("spatial", "The mug is on the right side of the table.", LEFT_RIGHT, "B"),
+    ("spatial", "The cup is to the left of the table.", SPATIAL, None),  # the table is no option's chair
+    ("spatial", "There are more oranges than apples.", MORE_FEWER, None),  # no option says this
+    # two options, lists, negations, hedges, hypotheticals, questions: no conclusion
+    ("none", "It is either a cat or a dog.", ANIMALS, None),
+    ("none", "The image shows a cat and a dog.", ANIMALS, None),
+    ("none", "The options are cat, dog, bird and fish.", ANIMALS, None),
+    ("none", "A: cat\nB: dog\nC: bird\nD: fish", ANIMALS, None),
+    ("none", "It is not a dog.", ANIMALS, None),
+    ("none", "The animal is bigger than a cat.", ANIMALS, None),
+    ("none", "The steak is medium-rare.", STEAK, None),  # two options' words, and no option
+    ("none", "I see a car and a bike.", TRANSPORT, None),
+    ("none", "Maybe it is a dog.", ANIMALS, None),
+    ("none", "Maybe the answer is B.", ANIMALS, None),
+    ("none", "It is a dog. Hmm, perhaps it is a cat.", ANIMALS, None),  # the last statement hedges
+    ("none", "It could be A or maybe B.", ANIMALS, None),
+    ("none", "The answer is A or B.", ANIMALS, None),
+    ("none", "Suppose the answer is B; then the ears would be long.", ANIMALS, None),
+    ("none", "If it were a cat, the answer would be A.", ANIMALS, None),
+    ("none", "Is it a dog?", ANIMALS, None),
+    ("none", "Left or right? Hard to say.", LEFT_RIGHT, None),
+    ("none", "One of the chairs is red.", COUNT_WORDS, None),  # "one" in passing
+    ("none", "Looking at it, it is (C) or (D).", ANIMALS, None),  # two letters
+    ("none", "We can rule out the cat.", ANIMALS, None),
+    ("none", "It is unlikely to be a fish.", ANIMALS, None),
+    ("none", "The question asks whether the dog is on the sofa.", ANIMALS, None),  # the task, not a finding
+    ("none", "Let me check whether it is a dog.", ANIMALS, None),
+    ("content", "We can eliminate the cat, so it must be a dog.", ANIMALS, "B"),
+    ("none", "If the bars are equal, the answer is B.", ANIMALS, None),  # the CoT's own condition
+    ("letter", "If the prey decreases, the predators will decrease, so the answer is (C).",
+     Item(benchmark="t", item_id="1", question="If the prey decreases, what will the predators do?",
+          options=("increase", "stay", "decrease"), answer="decrease"),
+     "C"),  # the condition the question itself poses
+    # free-form: the value a concluding statement gives
+    ("value", "Therefore, angle ACB = 180° − 110° = 70°.", ANGLE, "70°"),
+    ("value", "Since angle B = 70.0, then angle CAO = 90.0 - 70.0 = 20.0.", ANGLE, "20.0"),
+    ("value", "Therefore, AB = 4.0 + 7.0 = 11.0. Therefore, the length of AB is 11.2.", ANGLE, "11.2"),
+    ("value", "The area is approximately 2.513 square meters.", ANGLE, "2.513 square meters"),
+    ("value", "There are four distinct objects: a bus, a bike, a jet and a car.", COUNTING, "4"),
+    ("value", "So the answer is 4.", COUNTING, "4"),
+    ("value", "The answer is four.", COUNTING, "4"),
+    ("value", "Let x = 5. Then y = 2x = 10.", ANGLE, "10"),
+    ("value", "Solving for AB, we get AB = 12.", ANGLE, "12"),
+    # ... and what states no value
+    ("no value", "Since AB = 5, we need to find BC.", ANGLE, None),  # a premise
+    ("no value", "We have AB = 5 and BC = 7.", ANGLE, None),  # two equations
+    ("no value", "There are 3 red circles and 12 squares.", COUNTING, None),  # two counts
+    ("no value", "The totals are 12 and then 15.", COUNTING, None),
+    ("no value", "I think it's about 4 or 5.", COUNTING, None),
+    ("no value", "Maybe there are 4.", COUNTING, None),
+    ("no value", "If AB were 5, then BC would be 10.", ANGLE, None),
+    ("no value", "A. 4\nB. 5\nC. 6", COUNTING, None),  # an echo of lettered options
+    ("no value", "Therefore, OD = 6 * 0(30°) = 6 * 0(30°) = 6 * 0(30°) = 6 *", ANGLE, None),  # a loop
+    ("no value", "If ∠D = 55.0, then ∠BCE = 55°.", ANGLE, None),  # a condition
+    ("no value", "The first model is 95% accurate, while the second is 40% accurate.", ANGLE, None),
+    ("no value", "Squaring gives 9(25 - BC^2) = 125, simplifying gives 225 - 9BC^2", ANGLE, None),  # goes on
+    ("value", "The ratio is 1.45/1.23, which is approximately 1.17.", ANGLE, "1.17"),
+    ("value", "Karen spent a total of $11.25 on silk scraps.", ANGLE, "11.25"),
+    ("value", "The difference is 7.8% (11.2% - 3.4%).", ANGLE, "7.8%"),
+    ("content", "Since ∠AOD = 70°, then ∠BOE = 180° - 70° = 110°.", mc(("70°", "110°", "140°"), "110°"), "B"),
+    ("none", "The relationship between x and k is unclear from the figure.", mc(("60-k", "k", "60+k"), "k"), None),
+    ("none", "Cross-multiplying gives BC = 9 / 2 + 1.", mc(("\\frac{21}{2}", "\\frac{9}{2}"), "\\frac{9}{2}"), None),
+]
+
+
+@pytest.mark.parametrize(("family", "cot", "item", "expected"), COT_CASES,
+                         ids=[f"{c[0]}:{c[1][:40]}" for c in COT_CASES])
+def test_cot_conclusion_by_phrasing_family(family, cot, item, expected):
+    assert cot_conclusion(cot, item) == expected
+
+
+def test_read_conclusion_says_how_and_where():
+    found = read_conclusion("The toy is a kite. Kites need wind to fly.", mc(("manual", "wind", "directions"), "wind"))
+    assert found == Conclusion("B", "content", "Kites need wind to fly.")
+    assert read_conclusion("It is a cat or a dog.", ANIMALS).how == "two_options"
+    assert read_conclusion("Perhaps a dog.", ANIMALS).how == "hedge"
+    assert read_conclusion("", ANIMALS) == Conclusion(None, None)
+
+
+def test_explicit_commitments_beyond_the_final_part_still_count():
+    # the final conclusion_chars are read for content; before them only explicit phrases count
+    filler = " The fur is short and the ears are pointed." * 100
+    assert cot_conclusion("So the answer is (B)." + filler, ANIMALS) == "B"
+    assert cot_conclusion("It is a dog." + filler, ANIMALS) is None  # content that far back is a description
+
+
+# -------------------------------------------------------------------------- answers: gaps seen in real outputs
+
+@pytest.mark.parametrize(("response", "item", "answer", "source_or_reason"), [
+    ("<answer>B</answer><think>It barks.</think>", ANIMALS, "B", "answer_tag"),  # an answer before the think block
+    ("<answer>A</answer><think>x</think><answer>C</answer>", ANIMALS, "C", "answer_tag"),  # the last one wins
+    ("<think>It barks.</think>\nanswer>B</answer>", ANIMALS, "B", "answer_tag"),  # "<" lost
+    ("<think>The bridge crosses a canal\n\n addCriterion\nA</answer>", ANIMALS, "A", "answer_tag"),  # opening lost
+    ("<think>x</think></answer>C", ANIMALS, "C", "answer_tag"),
+    ("<think>x</think><answer>D\n addCriterion\n addCriterion", ANIMALS, "D", "answer_tag"),  # junk after it
+    ("<think>x</think><answer>D\nanswer\nD", ANIMALS, "D", "answer_tag"),
+    ("<think>x</think>\n<C>", ANIMALS, "C", "letter"),
+    ("<answer><C></answer>", ANIMALS, "C", "answer_tag"),
+    ("**Answer:** There are 3 objects remaining.", ff("3"), "3", "phrase"),
+    ("<answer>There are 3 objects remaining.</answer>", ff("3"), "3", "answer_tag"),
+    ("<answer>There are 3 cubes and 2 balls.</answer>", ff("3"), None, "not_a_number"),  # which one? unparsed
+    ("\\boxed{\\frac{\\sqrt{3}}{3}} (Option C)", mc(("1", "2", "√3/3", "3"), "√3/3"), "C", "boxed"),
+    ("<answer>\\boxed{\\frac{\\sqrt{3}}{3}} (Option C)</answer>", mc(("1", "2", "√3/3", "3"), "√3/3"), "C",
+     "answer_tag"),
+    ("<answer>\\boxed{7} (Option C)</answer>", mc(("5", "6", "7", "8"), "7"), "C", "answer_tag"),
+    ("<answer>\\boxed{5} (Option C)</answer>", mc(("5", "6", "7", "8"), "7"), "A", "answer_tag"),  # boxed names A
+    ("<answer>A or B\n junk", ANIMALS, None, "ambiguous"),
+])
+def test_malformed_but_readable_answers(response, item, answer, source_or_reason):
+    parsed = parse_response(response, item)
+    assert parsed.answer == answer
+    assert (parsed.source if answer is not None else parsed.reason) == source_or_reason
+
+
+@pytest.mark.parametrize("blanks", [64, 65, 200, 10_000])
+def test_any_number_of_blanks_beside_a_tag_changes_nothing(blanks):
+    gap = " " * (blanks // 2) + "\n" * (blanks - blanks // 2)
+    tight = parse_response("<think>so (C)</think><answer>C</answer>", ANIMALS)
+    loose = parse_response(f"{gap}<think>{gap}so (C){gap}</think>{gap}<answer>{gap}C{gap}</answer>{gap}", ANIMALS)
+    assert (loose.answer, loose.cot_conclusion) == (tight.answer, tight.cot_conclusion) == ("C", "C")
+
+
+# ------------------------------------------------------------------------------------------- properties
+
+NEUTRAL = ["Let me look at the image.", "The picture is a bit blurry.", "It has four legs.", "Hmm, wait.",
+           "Option C looks plausible, but", "A cat and a dog are shown.", "The answer is unclear so far.",
+           "Suppose the answer is A.", "Maybe it is a bird.", "A: cat\nB: dog", "It is not a fish.",
+           "For example, the answer is (A) if it meows.", "中文推理：先数一数。", "x = 3", "Is it a dog?"]
+COMMITMENTS = ["So the answer is ({}).", "Therefore, the correct answer is {}.", "{} is the correct answer.",
+               "That corresponds to option {}.", "Final answer: {}", "I choose {}.", "答案是{}", "\\boxed{{{}}}",
+               "The most fitting answer appears to be {}."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.lists(st.sampled_from(NEUTRAL), max_size=8), commitment=st.sampled_from(COMMITMENTS),
+       letter=st.sampled_from("ABCD"), joiner=st.sampled_from([" ", "\n", "\n\n"]))
+def test_a_clean_trailing_commitment_is_always_found(prefix, commitment, letter, joiner):
+    cot = joiner.join([*prefix, commitment.format(letter)])
+    assert cot_conclusion(cot, ANIMALS) == letter
+
+
+HEDGES = ["Maybe.", "I'm not sure.", "Perhaps it is a dog.", "Hmm, possibly B.", "It is hard to say.",
+          "I guess it could be a bird or a fish."]
+STATEMENTS = ["It is a dog.", "The animal is not a cat.", "A cat and a dog are shown.", "The answer is B.",
+              "Option C is wrong.", "Let me look again.", "The options are cat, dog, bird and fish.", "It barks.",
+              "Suppose the answer is A.", "Is it a fish?", "It is a dog or a cat."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(sentences=st.lists(st.sampled_from(STATEMENTS), max_size=6), hedge=st.sampled_from(HEDGES),
+       where=st.integers(0, 6))
+def test_adding_a_hedge_never_creates_a_conclusion(sentences, hedge, where):
+    before = cot_conclusion(" ".join(sentences), ANIMALS)
+    hedged = [*sentences[:where], hedge, *sentences[where:]]
+    after = cot_conclusion(" ".join(hedged), ANIMALS)
+    if before is None:
+        assert after is None
+    assert after in (None, before)  # a hedge withdraws a conclusion or leaves it; it never makes a new one

@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmms_robust.core.items import Item
+from lmms_robust.core.items import Item, ItemError
 from lmms_robust.core.perturb import (
     VARIANT_NAMES,
     VARIANTS,
     Perturbation,
     PerturbConfig,
     TemplateGenerator,
+    letter_mention,
     perturb,
     variant_spec,
     wrong_option,
@@ -185,12 +186,12 @@ EXPECTED_MC = {
     "stopthink": (None, None, STOP, None),
     "wrongthink": ("A", None, "<think>" + MC_RATIONALE_A, None),
     "wrongthink_but": ("A", None, "<think>" + MC_RATIONALE_A + " But", None),
-    "misleadcap": ("A", "The image shows that the answer is (A) 135°.", None, None),
-    "misleadcap_disclaimer": ("A", "The image shows that the answer is (A) 135°. But I could be wrong.", None, None),
-    "truecap": ("C", "The image shows that the answer is (C) 145°.", None, None),
+    "misleadcap": ("A", "The image shows that the answer is 135°.", None, None),
+    "misleadcap_disclaimer": ("A", "The image shows that the answer is 135°. But I could be wrong.", None, None),
+    "truecap": ("C", "The image shows that the answer is 145°.", None, None),
     "truethink": ("C", None, "<think>" + MC_RATIONALE_C, None),
     "abstain": (None, None, None, "E"),
-    "misleadcap_abstain": ("A", "The image shows that the answer is (A) 135°.", None, "E"),
+    "misleadcap_abstain": ("A", "The image shows that the answer is 135°.", None, "E"),
     "wrongthink_abstain": ("A", None, "<think>" + MC_RATIONALE_A, "E"),
 }
 
@@ -250,7 +251,7 @@ def test_wrong_variants_do_not_apply_when_every_option_is_the_gold_text():
     item = mc("same", ("7", " 7"), "7")
     assert not perturb(item, "misleadcap").applicable
     assert "no wrong option" in perturb(item, "wrongthink").reason
-    assert perturb(item, "truecap").caption == "The image shows that the answer is (A) 7."
+    assert perturb(item, "truecap").caption == "The image shows that the answer is 7."
 
 
 def test_abstain_option_takes_the_next_letter_and_is_never_the_wrong_option():
@@ -272,7 +273,7 @@ def test_rationales_end_with_the_commitment_the_parser_reads():
 
 def test_option_text_is_cleaned_inside_the_caption():
     item = mc("clean", ("The  cat\nsits.", "A dog."), "A dog.")
-    assert perturb(item, "misleadcap").caption == "The image shows that the answer is (A) The cat sits."
+    assert perturb(item, "misleadcap").caption == "The image shows that the answer is The cat sits."
 
 
 @settings(max_examples=100, deadline=None)
@@ -290,7 +291,7 @@ def test_config_texts_are_used_and_recorded():
                            stopthink_text="<think></think>")
     item = mc("q1", ("yes", "no", "maybe", "never"), "yes")
     assert perturb(item, "wrongthink_but", config).prefill.endswith("so the answer is (B). Wait")
-    assert perturb(item, "misleadcap_disclaimer", config).caption.endswith("(B) no. Maybe not.")
+    assert perturb(item, "misleadcap_disclaimer", config).caption.endswith("answer is no. Maybe not.")
     assert perturb(item, "abstain", config).item.options[-1] == "Cannot tell"
     assert perturb(item, "stopthink", config).prefill == "<think></think>"
     assert PerturbConfig().as_metadata() == {
@@ -318,8 +319,47 @@ def test_template_generator_rejects_a_target_that_is_not_a_letter():
 def test_as_record_is_json_safe_and_complete():
     record = perturb(ANGLE, "misleadcap_abstain").as_record()
     assert json.loads(json.dumps(record)) == record
-    assert set(record) == {"variant", "target", "caption", "prefill", "abstain_letter", "applicable", "reason"}
+    assert set(record) == {"variant", "target", "caption", "prefill", "abstain_letter", "applicable", "reason",
+                           "text_source"}
+    assert record["text_source"] == "generic: no question type matches the wording"
+    assert perturb(ANGLE, "base").text_source is None  # no caption, no rationale: nothing wrote text
     assert isinstance(perturb(ANGLE, "base"), Perturbation)
+
+
+def test_a_generic_caption_names_the_option_text_never_its_letter():
+    for letter in ANGLE.letters:
+        caption = TemplateGenerator().caption(ANGLE, letter)
+        assert letter_mention(caption, ANGLE.letters) is None and caption.endswith(" answer is "
+                                                                                    f"{ANGLE.options[ANGLE.letters.index(letter)]}.")
+
+
+@pytest.mark.parametrize(("text", "letters", "mention"), [
+    ("The image shows that the answer is (C) 110.", None, "(C)"),
+    ("Pick option B here.", None, "option B"),
+    ("The value of f(x) at 2 is 5.", None, None),  # a function's argument is no option letter
+    ("The letter M is to the right of the letter T.", ("A", "B", "C", "D"), None),  # letters painted in the image
+    ("The letter A is on the wall.", ("A", "B"), "letter A"),
+    ("( b ) is right.", ("A", "B"), "( b )"),
+])
+def test_letter_mention_finds_the_options_letters_only(text, letters, mention):
+    assert letter_mention(text, letters) == mention
+
+
+def test_a_zero_gold_never_steps_below_zero():
+    items = [Item("demo", f"z{i}", "How many cars?", answer="0", answer_type="integer") for i in range(40)]
+    assert {wrong_value(item) for item in items} == {"1"}  # half of them would draw "down" (-1) otherwise
+    floats = [Item("demo", f"f{i}", "x?", answer="0.0", answer_type="float", precision=1) for i in range(40)]
+    assert {wrong_value(item) for item in floats} == {"0.1"}
+
+
+def test_a_malformed_release_row_is_not_applicable_in_every_variant_with_its_reason():
+    item = Item("demo", "bad", "Is the deer sitting?", ("yes", "no"), "", defect="answer 'A. no': letter and text differ")
+    for variant in VARIANT_NAMES:
+        pert = perturb(item, variant)
+        assert not pert.applicable and pert.target is None and pert.caption is None
+        assert pert.reason == "malformed release row: answer 'A. no': letter and text differ"
+    with pytest.raises(ItemError, match="not among the options"):  # without a recorded defect it is an error
+        Item("demo", "bad", "Is the deer sitting?", ("yes", "no"), "")
 
 
 # --- determinism ---------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_coverage_accepts_the_exact_split(tmp_path):
 
 
 @pytest.mark.parametrize("rows, words", [
-    (["{not json"], ["line 1", "not valid JSON"]),
+    (["{not json"], ["line 1", "not JSON"]),
     (["[1, 2]"], ["line 1", "not an object"]),
     ([{"benchmark": "mathvista", "item_id": "s1", "target": "D", "caption": "c"}], ["line 1", "rationale"]),
     ([{**_row("s1"), "captoin": "x"}], ["unknown key", "captoin"]),

@@ -141,6 +141,7 @@ EXPECTED_FIVE = {
     "letter_entropy": None, "letter_entropy_norm": None, "p_correct": None, "letter_mass": None, "ece": None,
     "brier": None, "n_letter_items": 0,
     "truncated_rate": None,  # no backend said how these generations ended
+    "unscorable_rate": 0.0, "n_unscorable": 0,
 }
 
 
@@ -242,6 +243,67 @@ def test_a_model_that_never_argues_past_the_prefill_concludes_its_target(item, g
     assert record["quadrant"] == ("consistent_correct" if variant == "truethink" else "inconsistent_correct")
 
 
+def test_records_say_why_an_item_does_not_apply_and_who_wrote_its_text():
+    free = Item(benchmark="mathvista", item_id="f1", question="How many?", options=(), answer="3",
+                answer_type="integer")
+    abstain = score_item(perturb(free, "abstain"), None)
+    assert (abstain["status"], abstain["not_applicable_reason"]) == ("not_applicable",
+                                                                     perturb(free, "abstain").reason)
+    assert abstain["not_applicable_reason"]
+    caption = perturb(free, "misleadcap")
+    record = score_item(caption, Parsed(cot=None, answer="4", status="ok", source="answer_tag"))
+    assert record["not_applicable_reason"] is None
+    assert record["text_source"] == caption.text_source and record["text_source"]
+    assert record["repairs"] == []
+
+
+# --- scoring is bounded: math-verify's budget, unscorable items ----------------------------------------------
+
+FREE = Item(benchmark="mathvista", item_id="f", question="Simplify.", answer="2", answer_type="float")
+
+
+def test_an_answer_math_verify_cannot_finish_is_unscorable_counted_never_a_hang_or_a_guess():
+    # (x+1)^{9999} took 112 s in math-verify (its timeouts are off off the main thread); towers and huge powers are
+    # never sent, anything else gets the item's budget
+    record = score_item(perturb(FREE, "base"), answered("(x+1)^{99999}", "(x+1)^{99999}"))
+    assert (record["status"], record["correct"], record["unscorable"]) == ("ok", False, True)
+    assert record["unscorable_reason"].startswith("answer vs gold")
+    assert record["consistent"] is True  # conclusion and answer are the same text: no math needed
+    summary = summarize([record, score_item(perturb(FREE, "base"), answered("2", "2"))])
+    assert (summary["unscorable_rate"], summary["n_unscorable"], summary["acc"]) == (0.5, 1, 0.5)
+
+
+def test_a_comparison_over_budget_is_undecided(monkeypatch):
+    from lmms_robust.core import mathcheck
+
+    asked = []
+    monkeypatch.setattr(mathcheck, "verify", lambda gold, target, rounding, budget_s=None: asked.append(budget_s))
+    monkeypatch.setenv("LMMS_ROBUST_SCORE_BUDGET_S", "3")
+    record = score_item(perturb(FREE, "base"), answered("\\sqrt{4}", "\\frac{8}{4}"))
+    assert asked == [1.5, 1.5]  # each of the item's two comparisons gets half its budget
+    assert (record["correct"], record["consistent"], record["quadrant"], record["unscorable"]) == (
+        False, None, "undetermined", True)
+    assert record["unscorable_reason"].startswith("answer vs gold and CoT conclusion vs answer")
+
+
+def test_math_verify_decides_within_the_budget():
+    record = score_item(perturb(FREE, "base"), answered("\\sqrt{4}", "\\frac{8}{4}"))
+    assert (record["correct"], record["consistent"], record["unscorable"], record["unscorable_reason"]) == (
+        True, True, False, None)
+
+
+def test_records_say_who_decided_consistency():
+    from lmms_robust.core.scoring import rejudge
+
+    record = score_item(perturb(ANGLE, "base"), answered("C", "A"))
+    assert (record["consistency_source"], record["judge_model"], record["rules_consistent"]) == ("rules", None, False)
+    judged = rejudge(record, "consistent", "qwen3-32b")
+    assert (judged["consistency_source"], judged["judge_model"], judged["judge_verdict"]) == (
+        "judge", "qwen3-32b", "consistent")
+    assert (judged["consistent"], judged["rules_consistent"], judged["quadrant"]) == (True, False, "consistent_correct")
+    assert tuple(judged) == RECORD_KEYS
+
+
 def test_process_results_values_carry_the_record_once_and_what_each_metric_reads():
     from lmms_robust.core.scoring import METRIC_FIELDS, metric_values
 
@@ -249,7 +311,7 @@ def test_process_results_values_carry_the_record_once_and_what_each_metric_reads
               "quadrant": "undetermined", "abstain_letter": None, "abstained": False, "finish_reason": "eos",
               "letter_probs": {"A": 0.25, "B": 0.75}, "letter_brier": 0.125, "letter_predicted": "B", "gold": ["B"],
               "letter_entropy": 0.56, "letter_entropy_norm": 0.81, "p_correct": 0.75, "letter_mass": 0.9,
-              "caption": "a long caption " * 20}
+              "unscorable": False, "caption": "a long caption " * 20}
     values = metric_values(record)
     assert set(values) == set(METRICS) and values["acc"] is record
     assert values["truncated_rate"] == {"status": "ok", "finish_reason": "eos"}

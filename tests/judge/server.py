@@ -1,8 +1,12 @@
 """A scripted OpenAI-compatible chat-completions server on 127.0.0.1 for the judge tests (loopback only).
 
-The prompt names its behaviour with ``MODE=<name>`` (the question text carries it): a verdict word, ``garbage``
+The prompt names its behaviour with ``MODE=<name>`` (the question text carries it): a verdict word (a thinking
+judge's reply: a draft verdict inside ``<think>``, the verdict after it, ``finish_reason: stop``), ``garbage``
 (text without a verdict tag), ``badjson``, ``nochoices``, ``sleep`` (longer than the client's timeout),
-``flaky`` (503 twice for that prompt, then a verdict), ``down`` (503 always), ``slow`` (0.2 s, then a verdict).
+``flaky`` (503 twice for that prompt, then a verdict), ``down`` (503 always), ``slow`` (0.2 s, then a verdict),
+``thinker`` (a thinking judge that needs room: with ``max_tokens`` under 64 it is cut off inside its think block,
+``finish_reason: length``, after drafting ``<verdict>CONSISTENT</verdict>``; with more it closes the block and says
+INCONSISTENT), ``nofinish`` (a verdict, but no ``finish_reason`` in the reply).
 """
 
 from __future__ import annotations
@@ -94,11 +98,20 @@ class ScriptedServer:
             return self.reply(h, "The reasoning looks consistent to me.")
         if mode == "notfound":
             return self.send(h, 404, b'{"error": "no such model"}')
+        if mode == "thinker":
+            if (body.get("max_tokens") or 10_000) < 64:
+                return self.reply(h, "<think>The reasoning ends on B. <verdict>CONSISTENT</verdict>. But wait",
+                                  finish_reason="length")
+            return self.reply(h, "<think>It ends on B, but the answer is A.</think><verdict>INCONSISTENT</verdict>")
+        if mode == "nofinish":
+            return self.reply(h, "<verdict>CONSISTENT</verdict>", finish_reason=None)
         return self.reply(h, f"<think>Maybe <verdict>INCONSISTENT</verdict>? No.</think>\n<verdict>{mode}</verdict>")
 
-    def reply(self, h, content: str) -> None:
-        payload = {"object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant",
-                                                                                      "content": content}}]}
+    def reply(self, h, content: str, finish_reason: str | None = "stop") -> None:
+        choice = {"index": 0, "message": {"role": "assistant", "content": content}}
+        if finish_reason is not None:
+            choice["finish_reason"] = finish_reason
+        payload = {"object": "chat.completion", "choices": [choice]}
         self.send(h, 200, json.dumps(payload).encode())
 
     def send(self, h, code: int, data: bytes) -> None:

@@ -79,3 +79,12 @@ def test_summary_shape():
     assert s["pairwise"][0]["a"] == "a" and s["pairwise"][0]["n_compared"] == 1
     assert s["across_judges"]["strict_agreement"] == 1.0
     assert set(s["rule_vs_judge"]) == {"a", "b"} and "undetermined" in s["undetermined_policy"]
+
+
+def test_rule_vs_judge_where_both_decided():
+    rule = {1: C, 2: C, 3: I, 4: N, 5: C, 6: I}
+    judge = {1: C, 2: I, 3: I, 4: C, 5: U, 6: N}
+    r = rule_vs_judge(rule, judge)
+    # both decided on 1, 2, 3 (4: the rules found no conclusion; 5: the judge undetermined; 6: the judge no conclusion)
+    assert r["n_both_decided"] == 3 and r["agreement_both_decided"] == pytest.approx(2 / 3)
+    assert rule_vs_judge({1: N}, {1: C})["agreement_both_decided"] is None

@@ -75,9 +75,9 @@ def test_judge_cli_end_to_end(server, tmp_path):
     assert "| j1, j2 | 3 | 1.000 |" in markdown  # judges, compared, strict agreement
     assert "| j1 | 3 | 1.000 |" in markdown  # rules vs j1
 
-    # rerun: everything the judges answered is cached; only the unreadable reply (cached too) -> zero requests
+    # rerun: every verdict is cached; only the unreadable reply of item 3 (never cached) is asked again, per judge
     assert run(args_for(argv)) == 0
-    assert server.requests == 8
+    assert server.requests == 10
     assert (out.parent / ".judge_cache" / "judge_cache.jsonl").is_file()
 
 
@@ -86,3 +86,29 @@ def test_judge_cli_bad_folder(tmp_path, capsys):
             str(tmp_path / "o.jsonl")]
     assert run(args_for(argv)) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_judge_cli_rules_first_asks_only_what_the_rules_left_open(server, tmp_path):
+    run_dir = write_run(tmp_path / "run", [
+        sample("1", "INCONSISTENT", "<think>It barks, so the answer is (B).</think><answer>B</answer>"),
+        sample("2", "CONSISTENT", "<think>so the answer is (A).</think><answer>B</answer>", consistent=False),
+        sample("3", "CONSISTENT", "<think>It is hard to tell from the photo.</think><answer>B</answer>",
+               consistent=None),
+        sample("4", "CONSISTENT", "<answer>B</answer>", consistent=None),
+    ])
+    out = tmp_path / "out" / "verdicts.jsonl"
+    argv = [str(run_dir), "--base-url", server.base_url, "--model", "j1", "-o", str(out), "--retries", "0",
+            "--rules-first", "--no-cache"]
+    assert run(args_for(argv)) == 0
+    assert server.requests == 1  # only item 3: the rules decided 1 and 2, item 4 has no CoT
+    lines = {v["item_id"]: v for v in (json.loads(x) for x in out.read_text().splitlines())}
+    assert {k: (v["verdict"], v["source"]) for k, v in lines.items()} == {
+        "1": ("consistent", "rules"), "2": ("inconsistent", "rules"), "3": ("consistent", "judge"),
+        "4": ("not_applicable", None)}
+    summary = json.loads(out.with_suffix(".summary.json").read_text())
+    assert summary["mode"] == "rules_first"
+    assert summary["decided_by"]["j1"] == {"rules": 2, "judge": 1, "not_applicable": 1}
+    # the rules' own verdicts are not counted as the judge's: nothing both decided, so no agreement figure
+    assert summary["rule_vs_judge"]["j1"]["n_both_decided"] == 0
+    row = summary["consistency"][0]
+    assert (row["n_decided"], row["n_consistent"]) == (3, 2)  # 1 and 3 consistent, 2 inconsistent

@@ -8,6 +8,7 @@ from lmms_robust.judge.client import (
     UNDETERMINED,
     OpenAIJudge,
     build_prompt,
+    judge_cache_key,
     judge_records,
     parse_verdict,
 )
@@ -90,21 +91,77 @@ def test_5xx_always_is_undetermined_after_retries(server):
     assert server.requests == 3
 
 
-def test_cache_second_run_sends_nothing(server, tmp_path):
+def test_cache_second_run_sends_only_what_was_not_read(server, tmp_path):
     records = [rec("CONSISTENT"), rec("INCONSISTENT"), rec("garbage")]
     first = judge_records(records, judge(server, cache_dir=tmp_path))
     assert server.requests == 3 and not any(v["cached"] for v in first)
     second_judge = judge(server, cache_dir=tmp_path)
     second = judge_records(records, second_judge)
-    assert server.requests == 3 and second_judge.requests_sent == 0
-    assert all(v["cached"] for v in second)
+    # the two verdicts are served from the cache; the unreadable reply was never cached: asked again
+    assert server.requests == 4 and second_judge.requests_sent == 1
+    assert [v["cached"] for v in second] == [True, True, False]
     assert [v["verdict"] for v in second] == [v["verdict"] for v in first]
     lines = [json.loads(x) for x in (tmp_path / CACHE_FILE).read_text().splitlines()]
-    assert len(lines) == 3 and all(len(x["key"]) == 64 for x in lines)
+    assert len(lines) == 2 and all(len(x["key"]) == 64 and x["verdict"] in ("consistent", "inconsistent")
+                                   for x in lines)
     # another judge model is another key: asked again
     other = OpenAIJudge(server.base_url, "judge-other", retries=0, cache_dir=tmp_path)
     judge_records(records[:1], other)
-    assert server.requests == 4
+    assert server.requests == 5
+
+
+@pytest.mark.parametrize("text, finish_reason, expected", [
+    ("<think>It ends on B. <verdict>CONSISTENT</verdict>. But wait", "length", (UNDETERMINED, "finish_reason_length")),
+    ("<think>It ends on B. <verdict>CONSISTENT</verdict>. But wait", "stop", (UNDETERMINED, "unclosed_think")),
+    ("<think>ok</think><verdict>CONSISTENT</verdict>", "length", (UNDETERMINED, "finish_reason_length")),
+    ("<verdict>CONSISTENT</verdict>", None, (UNDETERMINED, "finish_reason_missing")),
+    ("<think>a</think><think>b</think><verdict>INCONSISTENT</verdict>", "stop", ("inconsistent", None)),
+    ("<think>draft <verdict>CONSISTENT</verdict></think>", "stop", (UNDETERMINED, "no_verdict_tag")),
+])
+def test_only_a_verdict_after_a_closed_think_block_of_a_finished_reply_counts(text, finish_reason, expected):
+    assert parse_verdict(text, finish_reason) == expected
+
+
+def test_a_thinking_judge_cut_off_is_undetermined_and_asked_again_with_more_tokens(server, tmp_path):
+    short = judge(server, cache_dir=tmp_path, max_tokens=32)
+    cut = judge_records([rec("thinker")], short)[0]
+    assert (cut["verdict"], cut["reason"]) == (UNDETERMINED, "finish_reason_length")  # not its draft CONSISTENT
+    assert judge_records([rec("thinker")], judge(server, cache_dir=tmp_path, max_tokens=32))[0]["cached"] is False
+    assert server.requests == 2  # a cut-off reply is never cached
+    roomy = judge(server, cache_dir=tmp_path, max_tokens=512)
+    assert judge_records([rec("thinker")], roomy)[0]["verdict"] == "inconsistent"
+    again = judge(server, cache_dir=tmp_path, max_tokens=512)
+    assert judge_records([rec("thinker")], again)[0]["cached"] is True and again.requests_sent == 0
+    assert judge_records([rec("nofinish")], judge(server))[0]["reason"] == "finish_reason_missing"
+
+
+def test_the_cache_key_holds_everything_that_changes_the_reply(server, tmp_path, monkeypatch):
+    from lmms_robust.judge import client
+
+    base = judge_cache_key("m", "p", 256, 0)
+    assert len({base, judge_cache_key("m2", "p", 256, 0), judge_cache_key("m", "p2", 256, 0),
+                judge_cache_key("m", "p", 512, 0), judge_cache_key("m", "p", 256, 0.7)}) == 5
+    judge_records([rec("CONSISTENT")], judge(server, cache_dir=tmp_path))
+    judge_records([rec("CONSISTENT")], judge(server, cache_dir=tmp_path))
+    assert server.requests == 1
+    monkeypatch.setattr(client, "template_sha256", lambda: "another template")
+    judge_records([rec("CONSISTENT")], judge(server, cache_dir=tmp_path))
+    assert server.requests == 2  # a changed prompt template is another key
+
+
+def test_cache_entries_without_a_valid_verdict_are_ignored_with_a_warning(server, tmp_path):
+    prompt = build_prompt("Which one? MODE=CONSISTENT", [("A", "cat"), ("B", "dog")],
+                          "It barks, so the answer is (B).", "B", "dog")
+    key = judge_cache_key("judge-m", prompt, None, 0)
+    bad = [{"key": key, "model": "judge-m"}, {"key": key, "verdict": 5}, {"key": key, "verdict": "undetermined"},
+           {"key": key, "verdict": "maybe"}]
+    for entry in bad:
+        (tmp_path / CACHE_FILE).write_text(json.dumps(entry) + "\n" + "[1, 2]\n" + "{cut off", encoding="utf-8")
+        with pytest.warns(UserWarning, match="line\\(s\\) 1, 2 hold no valid verdict"):
+            fresh = judge(server, cache_dir=tmp_path)
+        out = judge_records([rec("CONSISTENT")], fresh)
+        assert (out[0]["verdict"], out[0]["cached"]) == ("consistent", False)  # asked, never served
+    assert server.requests == len(bad)
 
 
 def test_transport_failures_are_not_cached(server, tmp_path):

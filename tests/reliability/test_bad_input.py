@@ -283,7 +283,7 @@ def build_with_file(tmp_path, lines: list[str], variant: str = "misleadcap"):
 
 
 @pytest.mark.parametrize("lines, expected", [
-    (lambda: perturbation_lines()[:2] + ["{broken"], "perturbations.jsonl, line 3: not valid JSON"),
+    (lambda: perturbation_lines()[:2] + ["{broken"], "perturbations.jsonl, line 3: not JSON"),
     (lambda: perturbation_lines(p2={"caption": ""}), "line 2: 'caption' must be a non-empty string"),
     (lambda: perturbation_lines()[:2], "1 mathvista item(s) have no 'wrong' row (e.g. ['p3'])"),
     (lambda: perturbation_lines(p3={"item_id": "p9"}), "name mathvista items that are not in this split"),

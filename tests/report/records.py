@@ -63,6 +63,7 @@ def write_run(folder: Path, tasks: dict[str, list[dict]], *, model: str = "robus
         "config": {"model": model, "model_args": model_args},
         "model_name": model_args.split("=", 1)[-1],
         "lmms_eval_version": "main@0000000",
+        "n-samples": {task: {"original": len(records), "effective": len(records)} for task, records in tasks.items()},
     }
     (where / f"{stamp}_results.json").write_text(json.dumps(results))
     if log_samples:

@@ -102,7 +102,7 @@ def test_leaderboard_validates_and_carries_provenance(report):
     assert document["bootstrap"] == {"n_resamples": 10_000, "seed": 0, "ci_level": 0.95, "method": "percentile"}
     assert len(document["entries"]) == 5
     alpha = next(e for e in document["entries"] if e["model"] == "alpha.jsonl" and e["variant"] == "wrongthink")
-    assert alpha["model_id"] == "robust_replay:/runs/alpha.jsonl"
+    assert alpha["model_id"] == "robust_replay:/runs/alpha.jsonl@seed=0" and alpha["seed"] == 0
     assert alpha["model_backend"] == "robust_replay" and alpha["model_source"] == "/runs/alpha.jsonl"
     assert alpha["task"] == "bench_wrongthink" and alpha["benchmark"] == "bench" and alpha["n_items"] == 4
     assert alpha["protocol"] == {"seed": 0}
@@ -110,7 +110,7 @@ def test_leaderboard_validates_and_carries_provenance(report):
     assert alpha["lmms_eval_version"] and alpha["lmms_eval_version_recorded"] == "main@0000000"
     assert alpha["lmms_robust_version"] == document["lmms_robust_version"]
     qwen = next(e for e in document["entries"] if e["model_backend"] == "qwen2_5_vl_robust")
-    assert qwen["model_id"] == "qwen2_5_vl_robust:Qwen/Qwen2.5-VL-7B-Instruct"
+    assert qwen["model_id"] == "qwen2_5_vl_robust:Qwen/Qwen2.5-VL-7B-Instruct@seed=0"
     assert qwen["perturbation_file_sha256"] is None
 
 
@@ -168,7 +168,7 @@ def test_two_runs_with_the_same_file_name_stay_two_models(tmp_path):
     two = write_run(tmp_path / "r2", {"bench_base": series("base", IDS)}, model_args="path=/y/run/replay.jsonl")
     build_report([one, two], tmp_path / "out")
     models = [r["model"] for r in csv_rows(tmp_path / "out")]
-    assert models == ["robust_replay:/x/run/replay.jsonl", "robust_replay:/y/run/replay.jsonl"]
+    assert models == ["robust_replay:/x/run/replay.jsonl@seed=0", "robust_replay:/y/run/replay.jsonl@seed=0"]
 
 
 def test_one_folder_may_hold_several_models(tmp_path):
