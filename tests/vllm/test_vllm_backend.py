@@ -175,3 +175,13 @@ def test_two_processes_give_the_one_process_records(work, tiny_model, local_task
         for item_id in one:
             assert two[item_id]["resps"] == one[item_id]["resps"], (task, item_id)
             assert two[item_id]["acc"]["letter_probs"] == one[item_id]["acc"]["letter_probs"], (task, item_id)
+
+
+def test_a_rerun_resumes_from_the_response_log(work, tiny_model, local_tasks, lmms_eval_runner):
+    args = f"pretrained={tiny_model},{CAP},{VLLM_ARGS},response_log={work / 'vllm_responses'}"
+    first = lmms_eval_runner(work / "out_vllm_log1", "vllm_robust", args, "mathvista_base", local_tasks)
+    again = lmms_eval_runner(work / "out_vllm_log2", "vllm_robust", args, "mathvista_base", local_tasks)
+    assert "vllm_robust: 0 of 8 responses resumed" in first.log, first.log[-3000:]
+    assert "vllm_robust: 8 of 8 responses resumed" in again.log, again.log[-3000:]
+    assert [s["resps"] for s in load_samples(again.output, "mathvista_base")] == [
+        s["resps"] for s in load_samples(first.output, "mathvista_base")]
