@@ -8,15 +8,17 @@ between runs): a request whose key is already logged is answered from the log, n
 The key is the SHA-256 of everything that decides the response: the task, the item, the rendered prompt (chat
 template, system prompt, caption and prefill included), the generation settings and the model's identity
 (checkpoint, revision, dtype, chat template). Anything else changed, and the request is generated anew.
-A truncated last line (the kill came mid-write) is skipped and reported; any other bad line is an error naming it.
+A line cut short by the kill (the last one) is skipped and reported, and cut off our own file before it grows again;
+any other bad line is an error naming it (``lmms_robust.jsonl`` reads and writes the files).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from lmms_robust.jsonl import JsonlError, append_lines, read_jsonl
 
 # model facts that do not change a response (how requests were batched, our cap on the letter pass aside)
 _NOT_IDENTITY = ("batch_size",)
@@ -37,31 +39,30 @@ class ResponseLog:
     def __init__(self, directory: str | Path, rank: int) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / f"rank{rank}.jsonl"
         self.responses: dict[str, str] = {}
         self.skipped: list[str] = []
         for path in sorted(self.directory.glob("rank*.jsonl")):
-            self._read(path)
-        self.path = self.directory / f"rank{rank}.jsonl"
-        self._handle = None
+            self._read(path, own=path == self.path)
+        self.pending: list[dict] = []
         self.hits = 0
 
-    def _read(self, path: Path) -> None:
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        for number, raw in enumerate(lines, 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                if number == len(lines) and not data.endswith(b"\n"):
-                    self.skipped.append(f"{where}: truncated last line (the run was killed while writing it)")
-                    continue
-                raise ResponseLogError(f"{where}: not a JSON line of a response log; remove the line or the "
-                                       f"file to generate those responses again") from None
+    def _read(self, path: Path, own: bool) -> None:
+        try:
+            read = read_jsonl(path, torn_tail="skip", lone_surrogates="keep",
+                              fix="remove that line (or the file) to generate those responses again")
+        except JsonlError as exc:
+            raise ResponseLogError(str(exc)) from None
+        if read.torn_line is not None:
+            self.skipped.append(f"{path}:{read.torn_line}: a line cut short (the run was killed while writing it); "
+                                f"that response is generated again")
+            if own:  # our file gets appended to: cut the torn tail off so the next line starts clean
+                with open(path, "r+b") as handle:
+                    handle.truncate(read.torn_offset)
+        for number, row in read.rows:
             if not (isinstance(row, dict) and isinstance(row.get("key"), str) and isinstance(row.get("response"), str)):
-                raise ResponseLogError(f"{where}: a response log line is {{\"key\": ..., \"response\": ...}}")
+                raise ResponseLogError(f"{path}:{number}: a response log line is {{\"key\": ..., \"response\": ...}}; "
+                                       f"remove it to generate that response again")
             self.responses[row["key"]] = row["response"]
 
     def get(self, key: str) -> str | None:
@@ -71,20 +72,11 @@ class ResponseLog:
         return response
 
     def add(self, key: str, response: str, task: str, item_id) -> None:
-        if self._handle is None:
-            self._handle = open(self.path, "a", encoding="ascii")
-        # ensure_ascii: no U+2028 or lone surrogate can break the line structure
-        self._handle.write(json.dumps({"key": key, "task": task, "item_id": str(item_id), "response": response},
-                                      ensure_ascii=True) + "\n")
+        self.pending.append({"key": key, "task": task, "item_id": str(item_id), "response": response})
         self.responses[key] = response
 
     def flush(self) -> None:
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self.flush()
-            self._handle.close()
-            self._handle = None
+        """Write what was added since the last flush (the backend calls this after every batch)."""
+        if self.pending:
+            append_lines(self.path, self.pending)
+            self.pending = []

@@ -43,7 +43,7 @@ def script(benchmark: str, variant: str) -> dict[str, str]:
     if variant in WRONGTHINK:
         target2 = perturb(second, variant).target  # the letter the prefilled rationale argues for
         return {first.item_id: f"</think><answer>{gold1}</answer>",
-                second.item_id: f" Yes.</think><answer>{target2}</answer>"}
+                second.item_id: f" Okay.</think><answer>{target2}</answer>"}  # no "Yes.": an answer to yes/no items
     if variant == "truethink":
         return {first.item_id: f"</think><answer>{gold1}</answer>", second.item_id: f"</think><answer>{wrong2}</answer>"}
     if variant == "stopthink":

@@ -22,7 +22,7 @@ TOTAL = 8 * 11  # the sample's 8 items in 11 variants
 def logged_keys(log_dir) -> list[str]:
     keys = []
     for path in sorted(log_dir.glob("rank*.jsonl")):
-        for line in path.read_text(encoding="ascii").split("\n"):
+        for line in path.read_text(encoding="utf-8").split("\n"):
             if line.strip():
                 try:
                     keys.append(json.loads(line)["key"])
