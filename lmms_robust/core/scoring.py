@@ -27,6 +27,18 @@ METRICS = ("acc", "unparsed_rate", "consistency", "undetermined_rate", "consiste
            "abstain_rate", "letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass", "ece", "brier",
            "truncated_rate", "unscorable_rate")
 LETTER_METRICS = ("letter_entropy", "letter_entropy_norm", "p_correct", "letter_mass")
+_CONSISTENCY_FIELDS = ("consistency_applicable", "consistent", "correct", "quadrant")
+# The record fields each metric's aggregation reads, besides "status". lmms-eval logs every metric's value in the
+# samples line, so only the first metric carries the whole record and the others these few fields (17 copies of
+# the record were ~80% of a line).
+METRIC_FIELDS: dict[str, tuple[str, ...]] = {
+    "acc": (), "unparsed_rate": (), "abstain_rate": ("abstain_letter", "abstained"),
+    "truncated_rate": ("finish_reason",), "unscorable_rate": ("unscorable",), "brier": ("letter_probs", "letter_brier"),
+    "ece": ("letter_probs", "letter_predicted", "gold"),
+    **{metric: (metric,) for metric in LETTER_METRICS},
+    **{metric: _CONSISTENCY_FIELDS for metric in ("consistency", "undetermined_rate", "consistent_acc",
+                                                  *(f"q_{q}" for q in QUADRANTS))},
+}
 HIGHER_IS_BETTER: dict[str, bool] = {
     "acc": True,
     "unparsed_rate": False,
@@ -172,6 +184,15 @@ def score_item(pert: Perturbation, parsed: Parsed | None, *, doc_id: int | None 
     return record
 
 
+def metric_values(record: dict) -> dict[str, dict]:
+    """What ``process_results`` returns: the whole record under the first metric (``acc``: where readers find it),
+    under every other metric only the fields its aggregation reads (``METRIC_FIELDS``)."""
+    values = {METRICS[0]: record}
+    for metric in METRICS[1:]:
+        values[metric] = {field: record[field] for field in ("status", *METRIC_FIELDS[metric])}
+    return values
+
+
 def aggregate(records: Sequence[dict], metric: str) -> float | None:
     """One metric over per-item records (lmms-eval aggregation).
 
@@ -197,7 +218,8 @@ def aggregate(records: Sequence[dict], metric: str) -> float | None:
 
     if metric in LETTER_METRICS:
         return _mean([r[metric] for r in scored if r[metric] is not None])
-    with_probs = [r for r in scored if r["letter_probs"] is not None]
+    if metric in ("brier", "ece"):
+        with_probs = [r for r in scored if r["letter_probs"] is not None]
     if metric == "brier":
         return _mean([r["letter_brier"] for r in with_probs])
     if metric == "ece":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from dataclasses import asdict
 from typing import Callable
 
@@ -70,12 +71,20 @@ def perturbation_to_json(pert: Perturbation) -> str:
 
 def perturbation_from_doc(doc: dict) -> Perturbation:
     try:
-        payload = json.loads(doc["lr_perturbation"])
+        payload = doc["lr_perturbation"]
     except KeyError:
         raise KeyError("doc has no 'lr_perturbation': the task must set process_docs to an lmms_robust.harness.docs hook") from None
-    item_fields = payload.pop("item")
+    return _decode_perturbation(payload)
+
+
+@lru_cache(maxsize=8192)
+def _decode_perturbation(payload: str) -> Perturbation:
+    """One decode per doc, however many hooks read it (visual, text, messages, target, results, the backend's
+    letters): the result is frozen, so the hooks can share it."""
+    fields = json.loads(payload)
+    item_fields = fields.pop("item")
     item_fields["options"] = tuple(item_fields["options"])
-    return Perturbation(item=Item(**item_fields), **payload)
+    return Perturbation(item=Item(**item_fields), **fields)
 
 
 def run_from_doc(doc: dict) -> dict:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import partial
+from functools import lru_cache, partial
 
 from lmms_robust.benchmarks import benchmark_module
 from lmms_robust.core.parse import parse_response
-from lmms_robust.core.scoring import METRICS, aggregate, rejudge, score_item
+from lmms_robust.core.scoring import METRICS, aggregate, metric_values, rejudge, score_item
 from lmms_robust.harness.docs import image_error, image_errors, perturbation_from_doc, run_from_doc
 from lmms_robust.harness.filters import decode_response
 from lmms_robust.harness.provenance import versions
+from lmms_robust.presets import presets
 from lmms_robust.resources import render
 
 PREFILL_KWARG = "prefill_supported"
@@ -39,8 +40,18 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:
     pert = perturbation_from_doc(doc)
     _require_prefill_support(pert, lmms_eval_specific_kwargs)
+    return _messages(doc, pert)
+
+
+def conversation(doc: dict, preset=None) -> list[dict]:
+    """The chat messages of one of our docs as a backend of ours asks them, in a checkpoint's prompt preset
+    (``lmms_robust.presets.Preset``; None: the protocol's). Backends that continue prefills call this directly."""
+    return _messages(doc, perturbation_from_doc(doc), preset)
+
+
+def _messages(doc: dict, pert, preset=None) -> list[dict]:
     content = [{"type": "image", "url": image} for image in _images(doc, pert)]
-    content.append({"type": "text", "text": _user_text(pert)})
+    content.append({"type": "text", "text": _user_text(pert, preset)})
     messages = [{"role": "user", "content": content}]
     if pert.prefill:
         messages.append({"role": "assistant", "content": [{"type": "text", "text": pert.prefill}]})
@@ -54,14 +65,26 @@ def _images(doc: dict, pert) -> list:
         raise image_error(f"{pert.item.benchmark}_{pert.variant}", doc, doc.get("lr_doc_id"), exc) from exc
 
 
-def _user_text(pert) -> str:
+def _user_text(pert, preset=None) -> str:
+    # lmms-eval asks for the text (doc_to_text, its context string) and the backend for the messages: render once
+    return _rendered_user_text(pert, None if preset is None else preset.name)
+
+
+@lru_cache(maxsize=8192)
+def _rendered_user_text(pert, preset_name: str | None) -> str:
     item = pert.item
+    preset = None if preset_name is None else presets()[preset_name]
+    if preset is None:
+        instruction, prefix = render("instruction.jinja", is_multiple_choice=item.is_multiple_choice), ""
+    else:
+        instruction, prefix = preset.instruction_text(item.is_multiple_choice), preset.question_prefix
     return render(
         "user_prompt.jinja",
         question=item.question,
+        question_prefix=prefix,
         options=list(zip(item.letters, item.options)),
         caption=pert.caption,
-        instruction=render("instruction.jinja", is_multiple_choice=item.is_multiple_choice),
+        instruction=instruction,
     )
 
 
@@ -69,8 +92,8 @@ def _require_prefill_support(pert, lmms_eval_specific_kwargs: dict | None) -> No
     if pert.prefill is not None and not (lmms_eval_specific_kwargs or {}).get(PREFILL_KWARG, False):
         raise PrefillUnsupported(
             f"variant {pert.variant!r} prefills the assistant turn, and this backend would not continue it "
-            f"(it would open a new turn or drop the prefix). Run it with --model qwen2_5_vl_robust "
-            f"(or robust_replay to re-score saved outputs)."
+            f"(it would open a new turn or drop the prefix). Run it with --model qwen2_5_vl_robust or "
+            f"--model vllm_robust (or robust_replay to re-score saved outputs)."
         )
 
 
@@ -80,7 +103,8 @@ def doc_to_target(doc: dict) -> str:
 
 
 def process_results(doc: dict, results: list) -> dict:
-    """One record per doc, under every metric name (each aggregation reads its own field).
+    """One record per doc: whole under ``acc``, under every other metric the fields its aggregation reads
+    (``core.scoring.metric_values``).
 
     Never raises: lmms-eval retries a raising process_results and then drops the task silently.
     """
@@ -96,7 +120,7 @@ def process_results(doc: dict, results: list) -> dict:
     judge = configured_judge()
     if judge is not None and parsed is not None and (judge_mode() == "all" or _rules_left_open(record, parsed)):
         record = rejudge(record, _judge_verdict(judge, parsed, pert.item, record), judge.model)
-    return {metric: record for metric in METRICS}
+    return metric_values(record)
 
 
 JUDGE_ENV = ("LMMS_ROBUST_JUDGE_URL", "LMMS_ROBUST_JUDGE_MODEL", "LMMS_ROBUST_JUDGE_CACHE")

@@ -2,8 +2,8 @@
 
 A folder is an lmms-eval ``--output_path``: somewhere under it, ``<stamp>_results.json`` and, for each task,
 ``<stamp>_samples_<task>.jsonl`` (written with ``--log_samples``). Each sample line holds our per-item record
-under every metric key (``sample["acc"]`` is the record). Only tasks scored by our filter (result keys ending in
-``,lmms_robust``) are read. The model's identity is the backend name plus its ``pretrained=`` / ``path=`` model
+under ``acc`` (older runs: under every metric key; now the other keys hold only what their metric reads). Only
+tasks scored by our filter (result keys ending in ``,lmms_robust``) are read. The model's identity is the backend name plus its ``pretrained=`` / ``path=`` model
 argument, so two replay runs over different files are two models.
 
 A run is used only when it is complete: its samples file exists, reads to the end (``lmms_robust.jsonl``: no line

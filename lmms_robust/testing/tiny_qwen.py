@@ -87,11 +87,27 @@ def control_logits(model, tokenizer, token_logits: dict[str, float], default: fl
             model.lm_head.weight[token_id].fill_(logit / hidden)
 
 
-def build_tiny_qwen25vl(out: str | Path, seed: int = 0, token_logits: dict[str, float] | None = None) -> Path:
+# Qwen2.5-VL-7B-Instruct's layer count, widths and heads (its config.json), for timing runs with random weights
+SHAPE_7B = {
+    "text": dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+                 num_key_value_heads=4, mrope_section=[16, 24, 24]),
+    "vision": dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, fullatt_block_indexes=[7, 15, 23, 31]),
+}
+
+
+def build_tiny_qwen25vl(out: str | Path, seed: int = 0, token_logits: dict[str, float] | None = None,
+                        text_head_dim: int = 16, shape: str = "tiny") -> Path:
     """Save a tiny random-weight Qwen2.5-VL (model, tokenizer, processor) to ``out`` and return the path.
 
     With ``token_logits`` the text model's logits are fixed constants (see ``control_logits``).
+    ``text_head_dim``: the text attention's head size (4 heads, so the hidden size is 4x it); vLLM's CPU attention
+    needs at least 32. ``shape="7b"``: Qwen2.5-VL-7B's layers, widths and heads instead (``SHAPE_7B``; the tiny
+    tokenizer and vocabulary stay; ~8B random parameters saved in bfloat16), for benchmarks on a GPU.
     """
+    if shape not in ("tiny", "7b"):
+        raise ValueError(f"shape={shape!r}: use 'tiny' or '7b'")
+    if text_head_dim % 8:
+        raise ValueError(f"text_head_dim={text_head_dim}: use a multiple of 8 (the M-RoPE sections split head_dim/2)")
     import torch
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
                               Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
@@ -102,19 +118,31 @@ def build_tiny_qwen25vl(out: str | Path, seed: int = 0, token_logits: dict[str, 
     tokenizer = build_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     vocab_padded = ((len(tokenizer) + 63) // 64) * 64
+    hidden = 4 * text_head_dim
+    rotary = text_head_dim // 2  # M-RoPE splits the rotary half into (temporal, height, width) sections
+    mrope_section = [rotary // 4, (rotary - rotary // 4) // 2, rotary - rotary // 4 - (rotary - rotary // 4) // 2]
+    layers = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, mrope_section=mrope_section)
+    vision = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, fullatt_block_indexes=[0])
+    if shape == "7b":
+        layers, vision = dict(SHAPE_7B["text"]), dict(SHAPE_7B["vision"])
+    mrope = layers.pop("mrope_section")
     text_config = dict(
-        vocab_size=vocab_padded, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=4096, rms_norm_eps=1e-6,
-        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
+        vocab_size=vocab_padded, **layers, max_position_embeddings=4096 if shape == "tiny" else 128000,
+        rms_norm_eps=1e-6, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
     )
-    vision_config = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, in_channels=3, patch_size=14,
-                         spatial_merge_size=2, temporal_patch_size=2, window_size=112, out_hidden_size=64,
-                         fullatt_block_indexes=[0])
+    vision_config = dict(**vision, in_channels=3, patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
+                         window_size=112, out_hidden_size=text_config["hidden_size"])
     config = Qwen2_5_VLConfig(text_config=text_config, vision_config=vision_config, image_token_id=ids["<|image_pad|>"],
                               video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
                               vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=False)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    if shape == "7b":
+        torch.set_default_dtype(torch.bfloat16)  # ~8B parameters: random-initialised and saved in bfloat16
+    try:
+        model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    finally:
+        torch.set_default_dtype(torch.float32)
     # as in Qwen2.5-VL-7B-Instruct's generation_config: both end-of-turn and end-of-text end a generation
     model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
@@ -133,6 +161,10 @@ def build_tiny_qwen25vl(out: str | Path, seed: int = 0, token_logits: dict[str, 
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    print(build_tiny_qwen25vl(sys.argv[1] if len(sys.argv) > 1 else "tiny-qwen25vl"))
+    parser = argparse.ArgumentParser(description="Build a tiny random-weight Qwen2.5-VL checkpoint")
+    parser.add_argument("out", nargs="?", default="tiny-qwen25vl")
+    parser.add_argument("--text-head-dim", type=int, default=16, help="32 or more for vLLM's CPU attention")
+    args = parser.parse_args()
+    print(build_tiny_qwen25vl(args.out, text_head_dim=args.text_head_dim))

@@ -302,3 +302,22 @@ def test_records_say_who_decided_consistency():
         "judge", "qwen3-32b", "consistent")
     assert (judged["consistent"], judged["rules_consistent"], judged["quadrant"]) == (True, False, "consistent_correct")
     assert tuple(judged) == RECORD_KEYS
+
+
+def test_process_results_values_carry_the_record_once_and_what_each_metric_reads():
+    from lmms_robust.core.scoring import METRIC_FIELDS, metric_values
+
+    record = {"status": "ok", "item_id": "s1", "correct": True, "consistent": None, "consistency_applicable": True,
+              "quadrant": "undetermined", "abstain_letter": None, "abstained": False, "finish_reason": "eos",
+              "letter_probs": {"A": 0.25, "B": 0.75}, "letter_brier": 0.125, "letter_predicted": "B", "gold": ["B"],
+              "letter_entropy": 0.56, "letter_entropy_norm": 0.81, "p_correct": 0.75, "letter_mass": 0.9,
+              "unscorable": False, "caption": "a long caption " * 20}
+    values = metric_values(record)
+    assert set(values) == set(METRICS) and values["acc"] is record
+    assert values["truncated_rate"] == {"status": "ok", "finish_reason": "eos"}
+    assert values["ece"] == {"status": "ok", "letter_probs": {"A": 0.25, "B": 0.75}, "letter_predicted": "B", "gold": ["B"]}
+    assert all("caption" not in v for m, v in values.items() if m != "acc")
+    # every aggregation gives the same number on its slim values as on whole records
+    for metric in METRICS:
+        assert aggregate([values[metric]], metric) == aggregate([record], metric), metric
+    assert set(METRIC_FIELDS) == set(METRICS)

@@ -74,3 +74,16 @@ def test_documented_include_path_route_lists_our_tasks():
     listing = lmms_eval("tasks", "list", "--include-path", str(tasks_dir()))
     names = [line.strip() for line in listing.stdout.splitlines()]
     assert names.count("mathvista_misleadcap") == 1 and "mathvista_robust" in names
+
+
+def test_the_cheap_index_of_our_tasks_is_the_one_lmms_eval_would_build():
+    from lmms_eval.tasks import TaskManager
+
+    from lmms_robust.harness.discovery import shipped_task_index
+    from lmms_robust.resources import tasks_dir
+
+    manager = TaskManager.__new__(TaskManager)  # only its index method: no index of lmms-eval's own tasks
+    manager.logger = __import__("logging").getLogger("test")
+    theirs = {name: dict(entry) for name, entry in manager._get_task_and_group(str(tasks_dir())).items()}
+    assert shipped_task_index() == theirs
+    assert len(theirs) > 100 and theirs["mathvista_robust"]["type"] == "group"

@@ -37,6 +37,7 @@ def test_wheel_ships_tasks_and_templates_and_runs(tmp_path, sample_dir, lmms_eva
     assert "lmms_robust/tasks/_lmms_robust_common_yaml" in names  # every benchmark's base includes it
     assert "lmms_robust/tasks/lmms_robust_eight.yaml" in names
     assert "lmms_robust/templates/natural/counting_caption.jinja" in names
+    assert {"lmms_robust/templates/presets/presets.yaml", "lmms_robust/templates/presets/think_aloud.jinja"} <= set(names)
     assert {f"lmms_robust/tasks/{b}/{b}_robust.yaml" for b in PAPER_BENCHMARKS} <= set(names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
