@@ -214,9 +214,11 @@ _TRAIL = " \t\r\n.,;:!?*\"'“”‘’"
 _LEAD = " \t\r\n:;*\"'“”‘’)]}"
 
 _SINGLE = re.compile(r"\(?[ \t]?([A-Za-z])[ \t]?\)?|\[[ \t]?([A-Za-z])[ \t]?\]|<[ \t]?([A-Za-z])[ \t]?>")
+# unbounded: a list of any length is a list (a cap let "A, A, … (26 more), B" read as its first letter); linear,
+# since every separator needs a non-blank character
 _LETTER_LIST = re.compile(
     r"(?:" + _LETTER_TOKEN + r")(?:[ \t]{0,3}(?:,|/|&|;|(?i:\bor\b)|(?i:\band\b))[ \t]{0,3}(?:" + _LETTER_TOKEN
-    + r")){1,25}"
+    + r"))+"
 )
 # what may stand beside a boxed value that is no option's text: "(Option C)", "option C", "(C)"
 _LETTER_AFTER_VALUE = re.compile(r"\(?[ \t]{0,3}(?i:(?:option|choice)[ \t]{0,3}:?[ \t]{0,3})?\(?([A-Z])\)?[ \t]{0,3}\)?")
@@ -659,11 +661,14 @@ def _resolve_mc(span: str, item: Item, config: ParseConfig, *, allow_lower: bool
         letter, text_reason = _match_option(s, item, config)
     if letter is not None:
         return letter, None, "option_text"
-    if _LETTER_LIST.fullmatch(s):
-        found = {c.upper() for c in re.findall(r"[A-Za-z]", re.sub(r"(?i:\bor\b|\band\b)", " ", s))}
-        if len(found) == 1:
+    listed = _LETTER_LIST.match(s)
+    if listed:
+        found = {c.upper() for c in re.findall(r"[A-Za-z]", re.sub(r"(?i:\bor\b|\band\b)", " ", listed.group()))}
+        rest = s[listed.end():].strip(" \t,;/&")
+        if len(found) == 1 and not rest:
             return _in_range(found.pop(), item) + ("letter",)
-        return None, "ambiguous", "letter"
+        if len(found) > 1 or rest == _CUT:  # "A, B because …" names two; a list cut by the bound may go on
+            return None, "ambiguous", "letter"
     for pattern in (_PREFIX_PAREN, _PREFIX_STRONG, _PREFIX_WEAK):
         m = pattern.fullmatch(s)
         if not m:
@@ -944,6 +949,7 @@ def _last_commitment(text: str, item: Item, config: ParseConfig, boxed: bool = F
 
 
 _FIRST_CHUNK = 96
+_CUT = "\u2026"  # ends a phrase's capture whose line went on past ``max_answer_chars``
 
 
 def _chunk_start(text: str, end: int, size: int) -> int:
@@ -998,7 +1004,11 @@ def _capture(text: str, pos: int, config: ParseConfig) -> str:
         i += 1  # a "-" is a bullet only before a blank; "-4.3" keeps its sign
     segment = text[i:i + config.max_answer_chars]
     newline = segment.find("\n")
-    return segment if newline < 0 else segment[:newline]
+    if newline >= 0:
+        return segment[:newline]
+    if i + len(segment) < len(text) and text[i + len(segment)] != "\n":
+        return segment + _CUT  # the line goes on past the bound: say so, so a list cut here is not read as whole
+    return segment
 
 
 # ------------------------------------------------------------------------------------ the final part of a CoT

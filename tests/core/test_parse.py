@@ -104,6 +104,13 @@ CASES = [
     ("<answer>A is wrong, so the answer is B</answer>", "mc4", "B", "answer_tag", None),
     ("<answer>A or B</answer>", "mc4", None, "ambiguous", None),
     ("<answer>(A) and (C)</answer>", "mc4", None, "ambiguous", None),
+    # a list of any length names several letters (a 25-separator cap once read this one as A)
+    ("<answer>" + "A, " * 26 + "B</answer>", "mc4", None, "ambiguous", None),
+    ("The answer is A, B because both fit.", "mc4", None, "ambiguous", None),
+    ("<answer>A, A, A</answer>", "mc4", "A", "answer_tag", None),
+    # a phrase's line cut by max_answer_chars (300): a list that may go on past the cut is not read as whole
+    ("The answer is " + "A, " * 120 + "B", "mc4", None, "ambiguous", None),
+    ("The answer is B because " + "x" * 400, "mc4", "B", "phrase", None),
     ("<answer>A. dog</answer>", "mc4", None, "ambiguous", None),
     ("<answer>E</answer>", "mc4", None, "letter_out_of_range", None),
     ("<answer> </answer>", "mc4", None, "empty", None),
