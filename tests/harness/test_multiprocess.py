@@ -33,6 +33,7 @@ def test_two_process_tiny_model_run_equals_one_process(work, tiny_model, local_t
         assert one == two
 
 
+@pytest.mark.slow  # the tiny-model test above runs the same two-rank path; this adds hand-computed metrics
 def test_two_process_replay_matches_hand_computed(work, local_tasks, lmms_eval_runner):
     path = write_replay(work / "replay_mp.jsonl", replay_rows())
     run = lmms_eval_runner(work / "mp_replay", "robust_replay", f"path={path}", ",".join(TASKS), local_tasks,

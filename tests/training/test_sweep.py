@@ -203,6 +203,7 @@ def tiny_sweep_inputs(tmp_path_factory):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # a minute: three tiny checkpoints through lmms-eval; the units above cover each step
 def test_sweep_cli_end_to_end(tiny_sweep_inputs, monkeypatch, tmp_path):
     _work, models, tasks = tiny_sweep_inputs
     listing = tmp_path / "ckpts.txt"
