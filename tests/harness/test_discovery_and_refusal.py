@@ -51,6 +51,21 @@ def test_non_prefill_variant_runs_on_lmms_eval_own_backend(work, tiny_model, loc
     assert 0.0 <= metrics["acc"] <= 1.0
 
 
+def test_a_missing_replay_response_names_the_task_item_and_both_ways_on():
+    from lmms_robust.models.replay import ReplayError, RobustReplay
+
+    replay = RobustReplay.__new__(RobustReplay)  # only the lookup: no accelerator, no file
+    replay.responses = {("mathvista_base", "item_id=s1"): "<answer>B</answer>"}
+    replay.path, replay.missing = "r.jsonl", "error"
+    assert replay._lookup("mathvista_base", 0, {"lr_item_id": "s1"}) == "<answer>B</answer>"
+    with pytest.raises(ReplayError, match=r"r.jsonl has no response for task 'mathvista_base' item_id 's2' "
+                                          r"\(doc_id 1\); add it, or pass missing=empty"):
+        replay._lookup("mathvista_base", 1, {"lr_item_id": "s2"})
+    replay.missing = "empty"
+    assert replay._lookup("mathvista_base", 1, {"lr_item_id": "s2"}) == ""
+
+
+@pytest.mark.slow  # the test above, through the CLI (~16 s); `-m slow` runs it
 def test_missing_replay_response_is_an_error_naming_the_item(work, local_tasks, lmms_eval_runner):
     path = write_replay(work / "partial.jsonl", [{"task": "mathvista_base", "item_id": "s1", "response": "<answer>B</answer>"}])
     run = lmms_eval_runner(work / "out_partial", "robust_replay", f"path={path}", "mathvista_base", local_tasks)

@@ -55,6 +55,15 @@ def test_the_cli_batch_size_flag_is_used_when_model_args_name_none(work, tiny_mo
     assert all(r["output_tokens"] <= 2 for r in records)  # --gen_kwargs max_new_tokens=N, under the cap of 3
 
 
+def test_an_unknown_model_arg_is_refused_before_anything_loads():
+    from lmms_robust.models.qwen2_5_vl import Qwen2_5_VLRobust
+
+    backend = Qwen2_5_VLRobust.__new__(Qwen2_5_VLRobust)  # load() alone: it refuses before touching transformers
+    with pytest.raises(TypeError, match=r"qwen2_5_vl_robust: unknown model_args \['reasoning_prompt'\]"):
+        backend.load("/nonexistent", reasoning_prompt="x")
+
+
+@pytest.mark.slow  # the same refusal as the test above, through the CLI (~17 s); `-m slow` runs it
 def test_an_unknown_model_arg_is_refused_by_name(work, tiny_model, local_tasks, lmms_eval_runner):
     run = lmms_eval_runner(work / "out_bad_arg", "qwen2_5_vl_robust",
                            f"pretrained={tiny_model},{BASE_ARGS},reasoning_prompt=x", "mathvista_base", local_tasks)

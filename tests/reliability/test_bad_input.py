@@ -204,6 +204,7 @@ def no_results(tmp_path: Path) -> bool:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # through the real CLI (~20 s); the unit tests above check the same error; `-m slow` runs it
 def test_cli_a_renamed_field_stops_the_run_with_the_item_and_the_fix_in_the_log(tmp_path):
     run = run_cli(tmp_path, mathvista_dataset(ROWS).rename_column("answer", "gold"))
     assert "mathvista item 'p1': missing field(s) ['answer']; a local copy must keep MathVista's schema" in run.log

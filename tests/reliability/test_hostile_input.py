@@ -89,6 +89,7 @@ def test_rows_that_answer_no_doc_or_a_doc_twice_are_errors_naming_the_line(tmp_p
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # through the real CLI (~20 s); the unit tests above check the same error; `-m slow` runs it
 def test_cli_a_replay_row_for_an_unknown_item_stops_the_run_naming_the_line(tmp_path):
     lines = [json.dumps({"task": "mathvista_base", "item_id": pid, "response": "<answer>A</answer>"})
              for pid in ("p1", "p2", "p3", "p4")]
@@ -163,7 +164,8 @@ def test_fetch_doc_names_the_task_doc_and_item_of_an_image_that_cannot_be_decode
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("kind, expected", [
-    ("corrupt", "task mathvista_base doc 1 (item 'p2'): its image cannot be read (UnidentifiedImageError"),
+    pytest.param("corrupt", "task mathvista_base doc 1 (item 'p2'): its image cannot be read (UnidentifiedImageError",
+                 marks=pytest.mark.slow),
     pytest.param("bomb", "task mathvista_base doc 1 (item 'p2'): its image cannot be read (DecompressionBombError",
                  marks=pytest.mark.slow),
     pytest.param("path string", "task mathvista_base doc 0 (item 'p1'): its image cannot be read (AttributeError: "
