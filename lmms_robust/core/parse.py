@@ -215,10 +215,11 @@ _LEAD = " \t\r\n:;*\"'“”‘’)]}"
 
 _SINGLE = re.compile(r"\(?[ \t]?([A-Za-z])[ \t]?\)?|\[[ \t]?([A-Za-z])[ \t]?\]|<[ \t]?([A-Za-z])[ \t]?>")
 # unbounded: a list of any length is a list (a cap let "A, A, … (26 more), B" read as its first letter); linear,
-# since every separator needs a non-blank character
+# since every separator needs a non-blank character. Each letter ends a word, so a list at the start of a span
+# ("A, B because …") is one, and "C, Opposite" is not (C, then the option's word).
+_LIST_LETTER = r"(?:" + _LETTER_TOKEN + r")(?!\w)"
 _LETTER_LIST = re.compile(
-    r"(?:" + _LETTER_TOKEN + r")(?:[ \t]{0,3}(?:,|/|&|;|(?i:\bor\b)|(?i:\band\b))[ \t]{0,3}(?:" + _LETTER_TOKEN
-    + r"))+"
+    _LIST_LETTER + r"(?:[ \t]{0,3}(?:,|/|&|;|(?i:\bor\b)|(?i:\band\b))[ \t]{0,3}" + _LIST_LETTER + r")+"
 )
 # what may stand beside a boxed value that is no option's text: "(Option C)", "option C", "(C)"
 _LETTER_AFTER_VALUE = re.compile(r"\(?[ \t]{0,3}(?i:(?:option|choice)[ \t]{0,3}:?[ \t]{0,3})?\(?([A-Z])\)?[ \t]{0,3}\)?")

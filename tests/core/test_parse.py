@@ -111,6 +111,9 @@ CASES = [
     # a phrase's line cut by max_answer_chars (300): a list that may go on past the cut is not read as whole
     ("The answer is " + "A, " * 120 + "B", "mc4", None, "ambiguous", None),
     ("The answer is B because " + "x" * 400, "mc4", "B", "phrase", None),
+    # a letter then a word that starts with a capital is no list (MathVista LLaVA-13B, pids 124 and 821)
+    ("The correct option is D, Fish.", "mc4", "D", "phrase", None),
+    ("The correct answer is A, Cat. Most of the animals are cats.", "mc4", "A", "phrase", None),
     ("<answer>A. dog</answer>", "mc4", None, "ambiguous", None),
     ("<answer>E</answer>", "mc4", None, "letter_out_of_range", None),
     ("<answer> </answer>", "mc4", None, "empty", None),
