@@ -37,9 +37,8 @@ def problems() -> list[tuple[str, str]]:
         requirement = Requirement(line)
         if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
             continue  # an extra's requirement, or one for another platform
-        try:
-            installed = metadata.version(requirement.name)
-        except metadata.PackageNotFoundError:
+        installed = installed_version(requirement.name)
+        if installed is None:
             found.append((f"{requirement.name} is not installed (lmms-robust needs {requirement})", str(requirement)))
             continue
         if not requirement.specifier.contains(installed, prereleases=True):
@@ -47,8 +46,9 @@ def problems() -> list[tuple[str, str]]:
             found.append((f"{requirement.name} {installed} is installed, lmms-robust needs {requirement}"
                           + (f" ({cause})" if cause else ""), str(requirement)))
     for name, (module, bound, cause) in KNOWN_BREAKAGES.items():
-        if not any(p.startswith(f"{name} ") for p, _ in found) and _installed(name) and importlib.util.find_spec(module) is None:
-            found.append((f"{name} {metadata.version(name)} is installed: {cause}", bound))
+        version = installed_version(name)
+        if not any(p.startswith(f"{name} ") for p, _ in found) and version and importlib.util.find_spec(module) is None:
+            found.append((f"{name} {version} is installed: {cause}", bound))
     return found
 
 
@@ -65,9 +65,9 @@ def check(context: str = "lmms-robust") -> None:
         )
 
 
-def _installed(name: str) -> bool:
+def installed_version(name: str) -> str | None:
+    """The installed distribution's version, None when it is not installed."""
     try:
-        metadata.version(name)
+        return metadata.version(name)
     except metadata.PackageNotFoundError:
-        return False
-    return True
+        return None

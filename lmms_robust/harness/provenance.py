@@ -18,8 +18,9 @@ import functools
 import hashlib
 import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
+
+from lmms_robust.environment import installed_version
 
 _model_info: dict = {}
 
@@ -37,7 +38,8 @@ def model_info() -> dict | None:
 @functools.lru_cache(maxsize=1)
 def versions() -> dict:
     """Installed versions of what decides the numbers; ``lmms_robust_commit`` when run from a git checkout."""
-    out = {name.replace("-", "_"): _version(name) for name in ("lmms-robust", "lmms-eval", "transformers", "torch")}
+    out = {name.replace("-", "_"): installed_version(name)
+           for name in ("lmms-robust", "lmms-eval", "transformers", "torch")}
     out["lmms_robust_commit"] = _checkout_commit()
     out["python"] = platform.python_version()
     return out
@@ -45,13 +47,6 @@ def versions() -> dict:
 
 def sha256_text(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _checkout_commit() -> str | None:

@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import lmms_robust
+from lmms_robust.environment import installed_version
 
 __all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "build_leaderboard", "load_schema", "validate_leaderboard"]
 
@@ -60,10 +60,7 @@ def load_schema() -> dict:
 
 
 def lmms_eval_version() -> str | None:
-    try:
-        return importlib_metadata.version("lmms_eval")
-    except importlib_metadata.PackageNotFoundError:
-        return None
+    return installed_version("lmms_eval")
 
 
 def build_leaderboard(rows: list[dict], warnings: list[dict], tasks: dict, bootstrap: dict) -> dict:
