@@ -359,10 +359,12 @@ _WILL_DO = re.compile(r"^what will (?P<x>.+?) (?:(?P<how>most likely|probably|li
 _SIGNAL = re.compile(r"^what is the traffic (?P<noun>signal|sign|light) (?P<rest>that .+)$", re.IGNORECASE)
 _COPULA = re.compile(r"^(?:what|who|which)(?:'s| (?P<be>is|are|was|were|may be|might be|would be)) (?P<np>(?:the|a|an|"
                      r"this|these|(?-i:[A-Z])[\w-]*) .+)$", re.IGNORECASE)
+# "find x in the triangle": where a geometry question says its figure is
+_IN_FIGURE = (r"in (?:the|this) (?:figure|triangle|diagram|circle|parallelogram|trapezoid|image|quadrilateral|rhombus|"
+              r"kite|graph|shape|polygon|rectangle|square)")
 _FIND_ANY = re.compile(r"(?:^|[,.;:$]\s+|\bto )(?:find|express) (?P<what>[^,;?]+?)(?: as an? [a-z ]+?| to the "
-                       r"nearest [a-z]+| rounded [a-z ]+)?(?: in (?:the|this) (?:figure|triangle|diagram|circle|"
-                       r"parallelogram|trapezoid|image|quadrilateral|rhombus|kite|graph|shape|polygon|rectangle|"
-                       r"square))?(?:\.(?:\s|$)|[,;?]|$)", re.IGNORECASE)
+                       r"nearest [a-z]+| rounded [a-z ]+)?(?: " + _IN_FIGURE + r")?(?:\.(?:\s|$)|[,;?]|$)",
+                       re.IGNORECASE)
 _SHARE = re.compile(r"^(?:approximately,? )?what (?P<kind>percent|percentage|fraction|proportion|share) of "
                     r"(?P<rest>.+)$", re.IGNORECASE)
 _SHOWN = re.compile(r"^what (?P<noun>number|value|time|year|letter|word|digit|date) (?:is|are) (?P<rest>shown|"
@@ -420,9 +422,7 @@ _HOW_MUCH = re.compile(r"^how much (?:money )?(?:(?P<do>does|do|did|will) (?P<x>
                        r"(?P<y3>.+))$", re.IGNORECASE)
 _PAST = {"spend": "spent", "pay": "paid", "make": "made", "earn": "earned", "save": "saved", "lose": "lost",
          "raise": "raised", "have": "had", "get": "got", "need": "needed", "cost": "cost"}
-_FIND = re.compile(r"^find (?P<what>.+?)(?: in (?:the|this) (?:figure|triangle|diagram|circle|parallelogram|"
-                   r"trapezoid|image|quadrilateral|rhombus|kite|graph|shape|polygon|rectangle|square)| to the nearest "
-                   r".+)?$", re.IGNORECASE)
+_FIND = re.compile(r"^find (?P<what>.+?)(?: " + _IN_FIGURE + r"| to the nearest .+)?$", re.IGNORECASE)
 
 # ------------------------------------------------------------------------------------------------ text helpers
 
