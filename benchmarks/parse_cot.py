@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
 
 from lmms_robust.core.items import LETTERS, Item, ItemError
 from lmms_robust.core.parse import extract_answer, parse_response, read_conclusion, split_think, values_equal
+from lmms_robust.jsonl import read_jsonl
 
 TRACES = next((p / "shared" / "external_data" / "traces" for p in (ROOT.parent, ROOT.parent.parent, Path("/work"))
                if (p / "shared" / "external_data" / "traces").is_dir()), ROOT.parent / "shared" / "external_data" / "traces")
@@ -79,7 +80,7 @@ CAUSES = {
 
 
 def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    return read_jsonl(path).values
 
 
 def item_for(row: dict) -> Item:

@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lmms_robust.jsonl import read_jsonl, write_jsonl  # noqa: E402
 from lmms_robust.show import load, split_stats  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -76,7 +77,7 @@ def _dummy_images(folder: Path, names) -> Path:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    write_jsonl(path, rows)
     return path
 
 
@@ -147,8 +148,7 @@ def vstar_rows(root: Path) -> list[dict]:
     rows = []
     for category in ("direct_attributes", "relative_position"):
         path = root / "benchmarks_real" / "vstar_deepeyes" / f"deepeyes_result_{category}.jsonl"
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
+        for record in read_jsonl(path).values:
             user = next(m for m in record["pred_output"] if m["role"] == "user")
             prompt = next(part["text"] for part in user["content"] if part["type"] == "text")
             options = [m.group(2).strip() for m in map(_DEEPEYES_OPTION.match, prompt.split("\n")) if m]
@@ -184,8 +184,7 @@ def whatsup_release(root: Path, work: Path) -> Path:
     for subset, (annotation, folder, relations) in _WHATSUP.items():
         path = root / "benchmarks_real" / "whatsup_adaptvis" / f"Controlled_Images_{subset}_with_answer_four_options.jsonl"
         records = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for row in read_jsonl(path).values:
             match = _WHATSUP_QUESTION.search(row["question"])
             x, y, answer = match.group("x"), match.group("y"), row["answer"][0].lower()
             ordered = sorted(relations, key=lambda rel: rel[0] != answer)  # gold first, as in the release
